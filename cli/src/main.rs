@@ -1,0 +1,44 @@
+//! `shipline`: a thin command-line layer over `shipline-core`.
+
+mod tag;
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+/// Carries a container image from a CI build to a running Kubernetes workload, the GitOps way.
+#[derive(Debug, Parser)]
+#[command(name = "shipline", version, about, propagate_version = true)]
+#[command(
+    after_help = "Examples:\n  shipline tag                      # tag for the local checkout\n  shipline tag --json               # the same, as JSON\n\nLogs go to stderr; set SHIPLINE_LOG=debug for more."
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Print the image tag `branch-commit-build` for this build (e.g. `main-1f49071-24`).
+    Tag(tag::TagArgs),
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    init_logging();
+    let result = match cli.command {
+        Command::Tag(args) => tag::run(&args),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(message) => {
+            eprintln!("error: {message}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn init_logging() {
+    let filter = tracing_subscriber::EnvFilter::try_from_env("SHIPLINE_LOG").unwrap_or_else(|_| "warn".into());
+    tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).init();
+}

@@ -1,0 +1,63 @@
+//! `shipline tag`.
+
+use std::path::PathBuf;
+
+use clap::Args;
+use shipline_core::build_info::{self, TagFlags};
+use shipline_core::git;
+
+/// Arguments of `shipline tag`.
+#[derive(Debug, Args)]
+#[command(after_help = "\
+Each part comes from the first source that has it: the flag, then CodeBuild's environment
+(CODEBUILD_WEBHOOK_HEAD_REF or CODEBUILD_SOURCE_VERSION when it is refs/heads/..., 
+CODEBUILD_RESOLVED_SOURCE_VERSION, CODEBUILD_BUILD_NUMBER), then the git checkout at --repo
+(current branch, HEAD, and the number of commits on HEAD as build number).
+
+Examples:
+  shipline tag --branch feature/Login-Page --commit 1f49071c2e --build 24
+      feature-login-page-1f49071-24
+  shipline tag --json
+      {\"tag\":\"main-1f49071-24\",\"branch\":\"main\",\"commit\":\"1f49071\",\"build\":24,...}")]
+pub struct TagArgs {
+    /// Branch name (`refs/heads/` optional); sanitised into a tag fragment.
+    #[arg(long, value_name = "NAME")]
+    branch: Option<String>,
+    /// Commit SHA, at least 7 hex characters; the tag keeps 7.
+    #[arg(long, value_name = "SHA")]
+    commit: Option<String>,
+    /// Build number, a positive integer.
+    #[arg(long, value_name = "N")]
+    build: Option<String>,
+    /// Git checkout to read missing parts from.
+    #[arg(long, value_name = "PATH", default_value = ".")]
+    repo: PathBuf,
+    /// Print `{tag, branch, commit, build, origins}` as JSON.
+    #[arg(long)]
+    json: bool,
+}
+
+/// Resolves and prints the tag.
+pub fn run(args: &TagArgs) -> Result<(), String> {
+    let flags = TagFlags { branch: args.branch.clone(), commit: args.commit.clone(), build: args.build.clone() };
+    let resolved = build_info::resolve_tag(
+        &flags,
+        |name| std::env::var(name).ok(),
+        || git::read_checkout(&args.repo).map_err(|e| e.to_string()),
+    )
+    .map_err(|e| e.to_string())?;
+    if args.json {
+        let tag = &resolved.tag;
+        let out = serde_json::json!({
+            "tag": tag.to_string(),
+            "branch": tag.branch(),
+            "commit": tag.commit(),
+            "build": tag.build(),
+            "origins": resolved.origins,
+        });
+        println!("{out}");
+    } else {
+        println!("{}", resolved.tag);
+    }
+    Ok(())
+}

@@ -1,0 +1,21 @@
+#!/usr/bin/env bash
+# The main job as a local dry run: no AWS account, no cluster, nothing written outside the
+# build directory. Builds the shipline CLI and shows what it would do for this checkout.
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-${SHIPLINE_CACHE:-$HOME/.cache/shipline}/target}
+
+cargo build --locked -q -p shipline
+shipline() { "$CARGO_TARGET_DIR/debug/shipline" "$@"; }
+show() { printf '\n$ shipline %s\n' "$*"; shipline "$@"; }
+
+echo "== 1. The image tag for this checkout (branch, HEAD, commit count as build number)"
+show tag
+show tag --json
+
+echo
+echo "== 2. The same build as CodeBuild would see it (environment variables, no flags)"
+printf '\n$ CODEBUILD_WEBHOOK_HEAD_REF=refs/heads/feature/Login-Page CODEBUILD_RESOLVED_SOURCE_VERSION=1f49071... CODEBUILD_BUILD_NUMBER=24 shipline tag\n'
+CODEBUILD_WEBHOOK_HEAD_REF=refs/heads/feature/Login-Page \
+CODEBUILD_RESOLVED_SOURCE_VERSION=1f49071c2e5d8d1f0d3c0f0c6f3b3a9d8e7f6a5b \
+CODEBUILD_BUILD_NUMBER=24 shipline tag
