@@ -1,6 +1,7 @@
 //! `shipline`: a thin command-line layer over `shipline-core`.
 
 mod tag;
+mod update;
 
 use std::process::ExitCode;
 
@@ -10,7 +11,7 @@ use clap::{Parser, Subcommand};
 #[derive(Debug, Parser)]
 #[command(name = "shipline", version, about, propagate_version = true)]
 #[command(
-    after_help = "Examples:\n  shipline tag                      # tag for the local checkout\n  shipline tag --json               # the same, as JSON\n\nLogs go to stderr; set SHIPLINE_LOG=debug for more."
+    after_help = "Examples:\n  shipline tag                      # tag for the local checkout\n  shipline tag --json               # the same, as JSON\n  shipline update --dry-run --set flux-system:app=reg/app:main-1f49071-24 deploy/\n\nLogs go to stderr; set SHIPLINE_LOG=debug for more."
 )]
 struct Cli {
     #[command(subcommand)]
@@ -21,6 +22,8 @@ struct Cli {
 enum Command {
     /// Print the image tag `branch-commit-build` for this build (e.g. `main-1f49071-24`).
     Tag(tag::TagArgs),
+    /// Set image references in overlays: Flux `$imagepolicy` markers and kustomize `images:`.
+    Update(update::UpdateArgs),
 }
 
 fn main() -> ExitCode {
@@ -28,6 +31,7 @@ fn main() -> ExitCode {
     init_logging();
     let result = match cli.command {
         Command::Tag(args) => tag::run(&args),
+        Command::Update(args) => update::run(&args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

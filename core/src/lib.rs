@@ -7,8 +7,11 @@
 
 pub mod aws;
 pub mod build_info;
+pub mod config;
 pub mod git;
 pub mod known_hosts;
+pub mod overlay;
+pub mod policy;
 pub mod tag;
 
 /// Installs ring as the process-wide rustls crypto provider. Call once at start-up, before any

@@ -1,0 +1,432 @@
+//! The updater's configuration, read from the microservices repository: shipline's own
+//! `shipline.yaml` and, as a migration path, Flux's `ImageRepository`, `ImagePolicy` and
+//! `ImageUpdateAutomation` manifests as they are.
+//!
+//! `--config` names a file or a directory; every YAML document in it is read and classified by
+//! `kind`. Other kinds are ignored, so a Flux `clusters/` directory can be named directly.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+
+use crate::overlay::PolicyRef;
+use crate::overlay::tree;
+use crate::policy::flux::{ImagePolicySpec, NamespacedObjectReference};
+use crate::policy::{Choice, ImagePolicy, PolicyError};
+
+/// Default branch when neither the configuration nor the caller names one.
+pub const DEFAULT_BRANCH: &str = "main";
+
+/// Everything the updater needs to know, resolved.
+#[derive(Debug, Clone)]
+pub struct UpdateConfig {
+    /// The policies, by the `NS:NAME` that markers use.
+    pub policies: Vec<PolicyEntry>,
+    /// Paths (relative to the repository root) whose files are updated.
+    pub paths: Vec<String>,
+    /// The branch to update, when configured.
+    pub branch: Option<String>,
+    /// Commit author and message.
+    pub commit: CommitSettings,
+}
+
+/// One image policy and what it updates.
+#[derive(Debug, Clone)]
+pub struct PolicyEntry {
+    /// `NS:NAME`, as markers name it.
+    pub policy_ref: PolicyRef,
+    /// The image repository, without tag (`123456789012.dkr.ecr.us-east-1.amazonaws.com/app`).
+    pub repository: String,
+    /// How the newest tag is chosen.
+    pub policy: ImagePolicy,
+    /// Kustomization `images:` entry names to update without markers.
+    pub kustomize_images: Vec<String>,
+}
+
+/// Commit author and message template.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct CommitSettings {
+    /// Author and committer name.
+    #[serde(default = "default_author_name")]
+    pub author_name: String,
+    /// Author and committer e-mail.
+    #[serde(default = "default_author_email")]
+    pub author_email: String,
+    /// First line of the message; `{images}` is replaced by the new references, comma-separated.
+    #[serde(default)]
+    pub message_template: Option<String>,
+}
+
+impl Default for CommitSettings {
+    fn default() -> Self {
+        Self { author_name: default_author_name(), author_email: default_author_email(), message_template: None }
+    }
+}
+
+fn default_author_name() -> String {
+    "shipline".into()
+}
+
+fn default_author_email() -> String {
+    "shipline@users.noreply.invalid".into()
+}
+
+/// Why the configuration cannot be used. Messages name the file and the field.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// Reading failed.
+    #[error("{path}: {source}")]
+    Io {
+        /// The path.
+        path: PathBuf,
+        /// The reason.
+        source: std::io::Error,
+    },
+    /// A document is not valid YAML or does not have the expected fields.
+    #[error("{path}: {message}")]
+    Invalid {
+        /// The file.
+        path: PathBuf,
+        /// What is wrong, with the field.
+        message: String,
+    },
+    /// A policy cannot be built.
+    #[error("{path}: policy {policy}: {source}")]
+    Policy {
+        /// The file.
+        path: PathBuf,
+        /// The policy.
+        policy: String,
+        /// What is wrong.
+        source: PolicyError,
+    },
+    /// Nothing usable was found.
+    #[error(
+        "{path}: no image policies found (expected a shipline.yaml with `policies:` or Flux ImagePolicy manifests)"
+    )]
+    Empty {
+        /// What was searched.
+        path: PathBuf,
+    },
+    /// A path escapes the repository.
+    #[error("{path}: {field} {value:?} points outside the repository")]
+    OutsideRepo {
+        /// The file.
+        path: PathBuf,
+        /// The field.
+        field: &'static str,
+        /// The value.
+        value: String,
+    },
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+struct ShiplineFile {
+    #[serde(default)]
+    api_version: Option<String>,
+    #[serde(default)]
+    kind: Option<String>,
+    #[serde(default)]
+    paths: Vec<String>,
+    #[serde(default)]
+    branch: Option<String>,
+    #[serde(default)]
+    commit: Option<CommitSettings>,
+    #[serde(default)]
+    policies: Vec<ShiplinePolicy>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+struct ShiplinePolicy {
+    /// `NS:NAME` used by markers.
+    name: String,
+    /// Image repository.
+    image: String,
+    #[serde(default)]
+    kustomize_images: Vec<String>,
+    #[serde(default)]
+    policy: Option<PolicyChoiceConfig>,
+    #[serde(default)]
+    filter_tags: Option<crate::policy::flux::TagFilter>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+struct PolicyChoiceConfig {
+    #[serde(default)]
+    branch_commit_build: Option<BranchCommitBuild>,
+    #[serde(default)]
+    semver: Option<crate::policy::flux::SemVerPolicy>,
+    #[serde(default)]
+    alphabetical: Option<crate::policy::flux::AlphabeticalPolicy>,
+    #[serde(default)]
+    numerical: Option<crate::policy::flux::NumericalPolicy>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct BranchCommitBuild {
+    #[serde(default)]
+    branch: Option<String>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+struct Metadata {
+    #[serde(default)]
+    name: String,
+    #[serde(default)]
+    namespace: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+struct FluxObject<S> {
+    #[serde(default)]
+    metadata: Metadata,
+    spec: S,
+}
+
+#[derive(Debug, Deserialize)]
+struct ImageRepositorySpec {
+    image: String,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct AutomationSpec {
+    #[serde(default)]
+    git: AutomationGit,
+    #[serde(default)]
+    update: Option<AutomationUpdate>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+struct AutomationGit {
+    #[serde(default)]
+    checkout: Option<AutomationCheckout>,
+    #[serde(default)]
+    commit: Option<AutomationCommit>,
+    #[serde(default)]
+    push: Option<AutomationPush>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+struct AutomationCheckout {
+    #[serde(default, rename = "ref")]
+    reference: Option<AutomationRef>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+struct AutomationRef {
+    #[serde(default)]
+    branch: Option<String>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+struct AutomationCommit {
+    #[serde(default)]
+    author: Option<AutomationAuthor>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+struct AutomationAuthor {
+    #[serde(default)]
+    name: Option<String>,
+    #[serde(default)]
+    email: Option<String>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+struct AutomationPush {
+    #[serde(default)]
+    branch: Option<String>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+struct AutomationUpdate {
+    #[serde(default)]
+    path: Option<String>,
+}
+
+/// Flux's default namespace for objects without one.
+const FLUX_DEFAULT_NAMESPACE: &str = "flux-system";
+
+/// Reads the configuration at `config` (a file or directory, relative to `repo_root`).
+pub fn load(repo_root: &Path, config: &str) -> Result<UpdateConfig, ConfigError> {
+    let start = checked_join(repo_root, config, Path::new(config), "--config")?;
+    let files = tree::candidate_files(std::slice::from_ref(&start)).map_err(|e| match e {
+        tree::TreeError::Io { path, source } => ConfigError::Io { path, source },
+        other => ConfigError::Invalid { path: start.clone(), message: other.to_string() },
+    })?;
+    let mut out =
+        UpdateConfig { policies: Vec::new(), paths: Vec::new(), branch: None, commit: CommitSettings::default() };
+    let mut repositories: BTreeMap<(String, String), String> = BTreeMap::new();
+    let mut flux_policies: Vec<(PathBuf, FluxObject<ImagePolicySpec>)> = Vec::new();
+    for file in files {
+        let text = std::fs::read_to_string(&file).map_err(|source| ConfigError::Io { path: file.clone(), source })?;
+        let invalid = |message: String| ConfigError::Invalid { path: file.clone(), message };
+        let docs: Vec<serde_json::Value> = serde_saphyr::from_multiple(&text).map_err(|e| invalid(e.to_string()))?;
+        for doc in docs.into_iter().filter(|d| d.is_object()) {
+            let kind = doc.get("kind").and_then(|k| k.as_str()).unwrap_or_default().to_owned();
+            let api = doc.get("apiVersion").and_then(|k| k.as_str()).unwrap_or_default().to_owned();
+            let flux = api.starts_with("image.toolkit.fluxcd.io/");
+            let typed = |what: &str, e: serde_json::Error| invalid(format!("{what}: {e}"));
+            match kind.as_str() {
+                "ImageRepository" if flux => {
+                    let o: FluxObject<ImageRepositorySpec> =
+                        serde_json::from_value(doc).map_err(|e| typed("ImageRepository", e))?;
+                    let ns = o.metadata.namespace.unwrap_or_else(|| FLUX_DEFAULT_NAMESPACE.into());
+                    repositories.insert((ns, o.metadata.name), o.spec.image);
+                }
+                "ImagePolicy" if flux => {
+                    let o: FluxObject<ImagePolicySpec> =
+                        serde_json::from_value(doc).map_err(|e| typed("ImagePolicy", e))?;
+                    flux_policies.push((file.clone(), o));
+                }
+                "ImageUpdateAutomation" if flux => {
+                    let o: FluxObject<AutomationSpec> =
+                        serde_json::from_value(doc).map_err(|e| typed("ImageUpdateAutomation", e))?;
+                    apply_automation(repo_root, &file, o.spec, &mut out)?;
+                }
+                "ShiplineConfig" | "" if doc.get("policies").is_some() || kind == "ShiplineConfig" => {
+                    let f: ShiplineFile = serde_json::from_value(doc).map_err(|e| typed("shipline config", e))?;
+                    apply_shipline(repo_root, &file, f, &mut out)?;
+                }
+                _ => {}
+            }
+        }
+    }
+    for (file, o) in flux_policies {
+        let ns = o.metadata.namespace.clone().unwrap_or_else(|| FLUX_DEFAULT_NAMESPACE.into());
+        let NamespacedObjectReference { name: repo_name, namespace: repo_ns } = &o.spec.image_repository_ref;
+        let repo_key = (repo_ns.clone().unwrap_or_else(|| ns.clone()), repo_name.clone());
+        let shown = format!("{ns}:{}", o.metadata.name);
+        let repository = repositories.get(&repo_key).cloned().ok_or_else(|| ConfigError::Invalid {
+            path: file.clone(),
+            message: format!(
+                "ImagePolicy {shown}: spec.imageRepositoryRef {}:{} names no ImageRepository in the configuration",
+                repo_key.0, repo_key.1
+            ),
+        })?;
+        let policy = o.spec.to_policy().map_err(|source| ConfigError::Policy {
+            path: file.clone(),
+            policy: shown.clone(),
+            source,
+        })?;
+        let policy_ref =
+            PolicyRef::parse(&shown).map_err(|message| ConfigError::Invalid { path: file.clone(), message })?;
+        out.policies.push(PolicyEntry { policy_ref, repository, policy, kustomize_images: Vec::new() });
+    }
+    if out.policies.is_empty() {
+        return Err(ConfigError::Empty { path: start });
+    }
+    out.policies.sort_by(|a, b| a.policy_ref.cmp(&b.policy_ref));
+    Ok(out)
+}
+
+fn apply_shipline(root: &Path, file: &Path, f: ShiplineFile, out: &mut UpdateConfig) -> Result<(), ConfigError> {
+    if let Some(api) = &f.api_version
+        && api != "shipline.dev/v1alpha1"
+    {
+        return Err(ConfigError::Invalid {
+            path: file.into(),
+            message: format!("apiVersion {api:?}: expected shipline.dev/v1alpha1"),
+        });
+    }
+    let _ = f.kind;
+    for p in f.paths {
+        checked_join(root, &p, file, "paths")?;
+        out.paths.push(p);
+    }
+    out.branch = f.branch.or(out.branch.take());
+    if let Some(commit) = f.commit {
+        out.commit = commit;
+    }
+    for p in f.policies {
+        let invalid = |message: String| ConfigError::Invalid { path: file.into(), message };
+        let policy_ref = PolicyRef::parse(&p.name).map_err(|e| invalid(format!("policies[].name: {e}")))?;
+        let choice = p.policy.unwrap_or_default();
+        let filter = p.filter_tags.as_ref();
+        let chosen: Vec<Choice> = [
+            choice.branch_commit_build.map(|b| Choice::BranchCommitBuild { branch: b.branch }),
+            choice.semver.map(|s| Choice::Semver { range: s.range }),
+            choice.alphabetical.map(|a| Choice::Alphabetical(a.order)),
+            choice.numerical.map(|n| Choice::Numerical(n.order)),
+        ]
+        .into_iter()
+        .flatten()
+        .collect();
+        let choice = match chosen.len() {
+            0 => Choice::BranchCommitBuild { branch: None },
+            1 => chosen.into_iter().next().expect("one"),
+            _ => {
+                return Err(invalid(format!(
+                    "policies[{}].policy: set only one of branchCommitBuild, semver, alphabetical, numerical",
+                    p.name
+                )));
+            }
+        };
+        let policy = ImagePolicy::new(choice, filter.map(|f| f.pattern.as_str()), filter.map(|f| f.extract.as_str()))
+            .map_err(|source| ConfigError::Policy { path: file.into(), policy: p.name.clone(), source })?;
+        if p.image.contains('@') || p.image.rsplit('/').next().is_some_and(|last| last.contains(':')) {
+            return Err(invalid(format!(
+                "policies[{}].image {:?}: give the repository without tag or digest",
+                p.name, p.image
+            )));
+        }
+        out.policies.push(PolicyEntry {
+            policy_ref,
+            repository: p.image,
+            policy,
+            kustomize_images: p.kustomize_images,
+        });
+    }
+    Ok(())
+}
+
+fn apply_automation(root: &Path, file: &Path, spec: AutomationSpec, out: &mut UpdateConfig) -> Result<(), ConfigError> {
+    if let Some(path) = spec.update.and_then(|u| u.path) {
+        let path = path.trim_start_matches("./").to_owned();
+        checked_join(root, &path, file, "spec.update.path")?;
+        out.paths.push(path);
+    }
+    let push = spec.git.push.and_then(|p| p.branch);
+    let checkout = spec.git.checkout.and_then(|c| c.reference).and_then(|r| r.branch);
+    if let Some(branch) = push.or(checkout) {
+        out.branch.get_or_insert(branch);
+    }
+    if let Some(author) = spec.git.commit.and_then(|c| c.author) {
+        if let Some(name) = author.name {
+            out.commit.author_name = name;
+        }
+        if let Some(email) = author.email {
+            out.commit.author_email = email;
+        }
+    }
+    Ok(())
+}
+
+/// Joins a relative path to the repository root, refusing absolute paths and `..` escapes.
+fn checked_join(root: &Path, rel: &str, file: &Path, field: &'static str) -> Result<PathBuf, ConfigError> {
+    let rel_path = Path::new(rel);
+    let escapes = rel_path.is_absolute()
+        || rel_path
+            .components()
+            .try_fold(0i32, |depth, c| match c {
+                std::path::Component::ParentDir => (depth > 0).then_some(depth - 1),
+                std::path::Component::Normal(_) => Some(depth + 1),
+                _ => Some(depth),
+            })
+            .is_none();
+    if escapes {
+        return Err(ConfigError::OutsideRepo { path: file.into(), field, value: rel.to_owned() });
+    }
+    Ok(root.join(rel_path))
+}
+
+#[cfg(test)]
+#[path = "config_tests.rs"]
+mod tests;
