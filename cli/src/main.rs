@@ -2,6 +2,7 @@
 
 mod tag;
 mod update;
+mod update_git;
 
 use std::process::ExitCode;
 

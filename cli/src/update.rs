@@ -14,9 +14,16 @@ Edits, byte for byte, the scalars marked with Flux setter comments
 and, with --image, the `images:` entries of kustomization files by name. Nothing else in a file
 changes; a file that cannot be edited safely stops the run before anything is written.
 
+With --git URL: clone the repository, read its configuration (shipline.yaml or Flux image
+manifests), choose the newest tag of each policy among the candidates (never older than what
+the overlays hold), edit, validate, commit and push; a push that loses a race is redone on the
+new tip.
+
 Examples:
   shipline update --set flux-system:app=reg/app:main-1f49071-24 deploy/overlays/dev
-  shipline update --image front-end=123.dkr.ecr.us-east-1.amazonaws.com/front-end:v2 --dry-run deploy/")]
+  shipline update --image front-end=123.dkr.ecr.us-east-1.amazonaws.com/front-end:v2 --dry-run deploy/
+  SHIPLINE_GIT_PASSWORD=... shipline update --git https://git-codecommit.us-east-1.amazonaws.com/v1/repos/microservices \\
+      --git-username ci-at-123456789012 --candidate 123456789012.dkr.ecr.us-east-1.amazonaws.com/front-end:main-1f49071-24")]
 pub struct UpdateArgs {
     /// Set every value marked with policy NS:NAME to REF (`name:tag`, `name@sha256:...`, or both).
     #[arg(long = "set", value_name = "NS:NAME=REF")]
@@ -31,8 +38,10 @@ pub struct UpdateArgs {
     #[arg(long)]
     json: bool,
     /// Files or directories to update (`*.yaml`, `*.yml`, `Kustomization`).
-    #[arg(required = true, value_name = "PATH")]
+    #[arg(required_unless_present = "git", conflicts_with = "git", value_name = "PATH")]
     paths: Vec<PathBuf>,
+    #[command(flatten)]
+    git: crate::update_git::GitArgs,
 }
 
 fn parse_pair(flag: &str, raw: &str) -> Result<(String, ImageRef), String> {
@@ -61,6 +70,9 @@ fn updates(args: &UpdateArgs) -> Result<Updates, String> {
 
 /// Plans the edits, reports them, and writes them unless `--dry-run`.
 pub fn run(args: &UpdateArgs) -> Result<(), String> {
+    if let Some(url) = &args.git.git {
+        return crate::update_git::run(&args.git, url, args.dry_run, args.json);
+    }
     let updates = updates(args)?;
     // Explicit references are applied as given: a manual promotion may go back on purpose.
     let allow = |_: &Target, _: &str, _: &str| true;

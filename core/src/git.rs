@@ -15,8 +15,8 @@ use git2::{CertificateCheckStatus, Cred, CredentialType, FetchOptions, PushOptio
 use crate::build_info::LocalCheckout;
 use crate::known_hosts::{self, HostKeyStatus};
 
-/// How many times libgit2 may ask for credentials in one operation before we give up. libgit2
-/// asks again after every rejection, so without a cap a wrong password loops forever.
+/// How many times libgit2 may ask for credentials in one operation (clone, push) before we give
+/// up. libgit2 asks again after every rejection, so without a cap a wrong password loops forever.
 const MAX_CREDENTIAL_ATTEMPTS: u32 = 3;
 
 /// A secret string whose `Debug` and `Display` never show the value.
@@ -311,6 +311,7 @@ impl<'a> Remote<'a> {
 
     /// Clones `branch` into `dest` (which must not exist or be empty); `depth` makes it shallow.
     pub fn clone_branch(&self, branch: &str, dest: &Path, depth: Option<u32>) -> Result<Repository, GitError> {
+        self.attempts.set(0);
         let mut builder = git2::build::RepoBuilder::new();
         builder.branch(branch).fetch_options(self.fetch_options(depth));
         builder.clone(self.url, dest).map_err(|e| self.error("clone of", e))
@@ -319,6 +320,7 @@ impl<'a> Remote<'a> {
     /// Pushes local `branch` to the same branch of the remote `origin` of `repo`. Never forces:
     /// a non-fast-forward is a [`GitError::PushRejected`].
     pub fn push_branch(&self, repo: &Repository, branch: &str) -> Result<(), GitError> {
+        self.attempts.set(0);
         let mut remote = repo.remote_anonymous(self.url).map_err(|e| self.error("push to", e))?;
         let rejected: Cell<Option<(String, String)>> = Cell::new(None);
         let mut callbacks = self.callbacks();

@@ -8,11 +8,13 @@
 pub mod aws;
 pub mod build_info;
 pub mod config;
+pub mod ecr;
 pub mod git;
 pub mod known_hosts;
 pub mod overlay;
 pub mod policy;
 pub mod tag;
+pub mod updater;
 
 /// Installs ring as the process-wide rustls crypto provider. Call once at start-up, before any
 /// TLS client (Kubernetes, registry) is built; later calls are harmless.

@@ -1,7 +1,9 @@
 //! End-to-end tests against real services on 127.0.0.1. Start them with `./scripts/test.sh`
 //! (or `tests/services/ctl.sh up`); a missing service fails the test that needs it.
 
+mod ecr_candidates;
 mod smoke_aws;
 mod smoke_git;
 mod smoke_kube;
 mod smoke_registry;
+mod updater;

@@ -68,25 +68,31 @@ impl GitServer {
     }
 
     /// Creates a bare repository `NAME.git` on the server with one commit on `main` holding
-    /// `files` (path, content). libgit2 clones of an empty repository get `HEAD=master`, so a
-    /// seeded commit keeps every test on `main`.
+    /// `files` (path, content; paths may contain directories). libgit2 clones of an empty
+    /// repository get `HEAD=master`, so a seeded commit keeps every test on `main`.
     pub fn seed_repo(&self, name: &str, files: &[(&str, &str)]) -> SeededRepo {
         let path = self.repos.join(format!("{name}.git"));
-        let repo = git2::Repository::init_opts(
+        let bare = git2::Repository::init_opts(
             &path,
             git2::RepositoryInitOptions::new().bare(true).initial_head("main").mkpath(true),
         )
         .unwrap_or_else(|e| panic!("creating {}: {e}", path.display()));
-        repo.config().and_then(|mut c| c.set_bool("http.receivepack", true)).expect("config http.receivepack");
-        let mut tree = repo.treebuilder(None).expect("treebuilder");
+        bare.config().and_then(|mut c| c.set_bool("http.receivepack", true)).expect("config http.receivepack");
+        let work = tempfile::tempdir().expect("tempdir");
+        let repo = git2::Repository::init_opts(work.path(), git2::RepositoryInitOptions::new().initial_head("main"))
+            .expect("init work repo");
         for (file, content) in files {
-            assert!(!file.contains('/'), "seed_repo takes top-level files only, got {file}");
-            let blob = repo.blob(content.as_bytes()).expect("blob");
-            tree.insert(file, blob, 0o100644).expect("tree insert");
+            let target = work.path().join(file);
+            std::fs::create_dir_all(target.parent().expect("parent")).expect("mkdir");
+            std::fs::write(target, content).expect("write seed file");
         }
-        let tree = repo.find_tree(tree.write().expect("write tree")).expect("tree");
         let sig = git2::Signature::now("seed", "seed@example.invalid").expect("signature");
-        repo.commit(Some("refs/heads/main"), &sig, &sig, "seed", &tree, &[]).expect("seed commit");
+        let mut index = repo.index().expect("index");
+        index.add_all(["*"], git2::IndexAddOption::DEFAULT, None).expect("add");
+        let tree = repo.find_tree(index.write_tree().expect("write tree")).expect("tree");
+        repo.commit(Some("HEAD"), &sig, &sig, "seed", &tree, &[]).expect("seed commit");
+        let mut remote = repo.remote_anonymous(path.to_str().expect("utf-8 path")).expect("remote");
+        remote.push(&["refs/heads/main:refs/heads/main"], None).expect("push seed");
         SeededRepo {
             http_url: format!("{}/{name}", self.http_base),
             https_url: format!("{}/{name}", self.https_base),

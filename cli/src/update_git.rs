@@ -1,0 +1,153 @@
+//! `shipline update --git URL`: the full flow against the microservices repository.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+
+use clap::Args;
+use shipline_core::git::{self, GitAuth, Secret};
+use shipline_core::overlay::ImageRef;
+use shipline_core::updater::{self, Candidate, UpdateOutcome, UpdateRequest};
+
+/// Options of `shipline update` that only apply with `--git`.
+#[derive(Debug, Args)]
+pub struct GitArgs {
+    /// Clone, update, commit and push this repository (HTTPS or SSH URL, no credentials in it).
+    #[arg(long, value_name = "URL")]
+    pub git: Option<String>,
+    /// Branch to update [default: the configuration's, else main].
+    #[arg(long, value_name = "NAME", requires = "git")]
+    branch: Option<String>,
+    /// Configuration inside the repository: shipline.yaml, or a directory of Flux image manifests.
+    #[arg(long, value_name = "PATH", default_value = "shipline.yaml", requires = "git")]
+    config: String,
+    /// A pushed image to consider (repeatable): REPOSITORY:TAG[@sha256:...].
+    #[arg(long, value_name = "REF", requires = "git")]
+    candidate: Vec<String>,
+    /// Also list every tag of each policy's repository from Amazon ECR (DescribeImages).
+    #[arg(long, requires = "git")]
+    from_ecr: bool,
+    /// HTTPS user name; the password is read from SHIPLINE_GIT_PASSWORD.
+    #[arg(long, env = "SHIPLINE_GIT_USERNAME", value_name = "USER", requires = "git")]
+    git_username: Option<String>,
+    /// SSH private key for SSH URLs.
+    #[arg(long, value_name = "FILE", requires = "git")]
+    ssh_key: Option<PathBuf>,
+    /// known_hosts file the SSH server's key must be listed in [default: ~/.ssh/known_hosts].
+    #[arg(long, value_name = "FILE", requires = "git")]
+    known_hosts: Option<PathBuf>,
+    /// Extra CA certificates (PEM) to trust for the HTTPS git server.
+    #[arg(long, value_name = "FILE", requires = "git")]
+    ca_file: Option<PathBuf>,
+    /// A `Key: value` trailer for the commit message (repeatable), e.g. CodeBuild-Build-Arn=...
+    #[arg(long, value_name = "KEY=VALUE", requires = "git")]
+    trailer: Vec<String>,
+}
+
+fn auth(args: &GitArgs, url: &str) -> Result<GitAuth, String> {
+    if git::ssh_host_port(url).is_some() {
+        let private_key = args.ssh_key.clone().ok_or("an SSH URL needs --ssh-key FILE")?;
+        let known_hosts = match &args.known_hosts {
+            Some(k) => k.clone(),
+            None => PathBuf::from(std::env::var("HOME").unwrap_or_default()).join(".ssh/known_hosts"),
+        };
+        return Ok(GitAuth::SshKey { username: None, private_key, known_hosts });
+    }
+    match (&args.git_username, std::env::var("SHIPLINE_GIT_PASSWORD")) {
+        (Some(username), Ok(password)) => {
+            Ok(GitAuth::UserPassword { username: username.clone(), password: Secret::new(password) })
+        }
+        (Some(_), Err(_)) => Err("--git-username needs the password in SHIPLINE_GIT_PASSWORD".into()),
+        (None, _) => Ok(GitAuth::Anonymous),
+    }
+}
+
+fn candidates(raw: &[String]) -> Result<BTreeMap<String, Vec<Candidate>>, String> {
+    let mut out: BTreeMap<String, Vec<Candidate>> = BTreeMap::new();
+    for r in raw {
+        let image = ImageRef::parse(r).map_err(|e| format!("--candidate {r:?}: {e}"))?;
+        let tag = image.tag.ok_or_else(|| format!("--candidate {r:?}: needs a tag"))?;
+        out.entry(image.name).or_default().push(Candidate { tag, digest: image.digest });
+    }
+    Ok(out)
+}
+
+/// Runs the git flow and reports it; `dry_run` plans without committing.
+pub fn run(args: &GitArgs, url: &str, dry_run: bool, json: bool) -> Result<(), String> {
+    if let Some(ca) = &args.ca_file {
+        git::trust_ca_file(ca).map_err(|e| e.to_string())?;
+    }
+    let trailers = args
+        .trailer
+        .iter()
+        .map(|t| {
+            t.split_once('=')
+                .map(|(k, v)| (k.to_owned(), v.to_owned()))
+                .ok_or_else(|| format!("--trailer {t:?}: expected KEY=VALUE"))
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    let req = UpdateRequest {
+        url: url.to_owned(),
+        auth: auth(args, url)?,
+        branch: args.branch.clone(),
+        config_path: args.config.clone(),
+        candidates: candidates(&args.candidate)?,
+        trailers,
+        dry_run,
+    };
+    if req.candidates.is_empty() && !args.from_ecr {
+        return Err("no candidates: pass --candidate REPOSITORY:TAG or --from-ecr".into());
+    }
+    let outcome = if args.from_ecr {
+        let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().map_err(|e| e.to_string())?;
+        let client = rt.block_on(async { aws_sdk_ecr::Client::new(&shipline_core::aws::load_sdk_config().await) });
+        let lookup = |cfg: &shipline_core::config::UpdateConfig| {
+            let mut found = BTreeMap::new();
+            for entry in &cfg.policies {
+                let list = rt
+                    .block_on(shipline_core::ecr::list_candidates(&client, &entry.repository))
+                    .map_err(|e| e.to_string())?;
+                found.insert(entry.repository.clone(), list);
+            }
+            Ok(found)
+        };
+        updater::run(&req, Some(&lookup))
+    } else {
+        updater::run(&req, None)
+    }
+    .map_err(|e| e.to_string())?;
+    report(&outcome, dry_run, json);
+    Ok(())
+}
+
+fn report(outcome: &UpdateOutcome, dry_run: bool, json: bool) {
+    if json {
+        let files: Vec<serde_json::Value> = outcome
+            .files
+            .iter()
+            .filter(|f| f.is_changed())
+            .map(|f| {
+                serde_json::json!({
+                    "path": f.path.file_name().map(|n| n.to_string_lossy().into_owned()),
+                    "changes": f.edit.changes.iter().map(|c| serde_json::json!({"line": c.line, "target": c.target.to_string(), "field": c.field, "old": c.old, "new": c.new})).collect::<Vec<_>>(),
+                })
+            })
+            .collect();
+        let out = serde_json::json!({
+            "commit": outcome.commit, "branch": outcome.branch, "attempts": outcome.attempts,
+            "chosen": outcome.chosen, "changed": outcome.changed(), "dry_run": dry_run, "files": files,
+        });
+        println!("{out}");
+        return;
+    }
+    if dry_run {
+        for file in outcome.files.iter().filter(|f| f.is_changed()) {
+            let base = file.path.ancestors().find(|p| p.join(".git").exists()).unwrap_or(std::path::Path::new("/"));
+            print!("{}", file.unified_diff(base));
+        }
+        return;
+    }
+    match &outcome.commit {
+        Some(commit) => println!("pushed {commit} to {} ({} attempt(s))", outcome.branch, outcome.attempts),
+        None => println!("no changes"),
+    }
+}

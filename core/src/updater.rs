@@ -1,0 +1,272 @@
+//! The git side of the overlay updater: clone the microservices repository, choose the newest
+//! image of every policy, edit the overlays, validate, commit and push, race-safe.
+//!
+//! Race safety: a push that the server rejects as not a fast-forward (someone else pushed
+//! first) is retried from a fresh clone of the new tip, re-evaluating every policy there, so a
+//! concurrent newer update is never overwritten by an older one. There is no force push.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::time::Duration;
+
+use crate::config::{self, PolicyEntry, UpdateConfig};
+use crate::git::{self, GitAuth, GitError, Remote};
+use crate::overlay::{FileUpdate, ImageRef, Target, TreeError, Updates, tree};
+
+/// How many times a rejected push is retried from a fresh clone.
+pub const MAX_PUSH_ATTEMPTS: u32 = 24;
+
+/// A tag an image repository has, with its digest when known.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Candidate {
+    /// The tag.
+    pub tag: String,
+    /// Its manifest digest (`sha256:...`), when known.
+    pub digest: Option<String>,
+}
+
+/// Where the updater works and what it may consider.
+#[derive(Debug, Clone)]
+pub struct UpdateRequest {
+    /// Remote URL of the microservices repository.
+    pub url: String,
+    /// Credentials for it.
+    pub auth: GitAuth,
+    /// Branch to update; `None` takes the configuration's, then [`config::DEFAULT_BRANCH`].
+    pub branch: Option<String>,
+    /// Configuration path inside the repository (file or directory).
+    pub config_path: String,
+    /// Candidate tags by image repository (as the configuration names it). Repositories that
+    /// are absent are left alone.
+    pub candidates: BTreeMap<String, Vec<Candidate>>,
+    /// Extra `Key: value` lines for the commit message (image digest, CodeBuild build ARN).
+    pub trailers: Vec<(String, String)>,
+    /// Plan only: clone and edit in a scratch directory, but neither commit nor push.
+    pub dry_run: bool,
+}
+
+/// What an update did.
+#[derive(Debug, Clone)]
+pub struct UpdateOutcome {
+    /// The pushed commit, `None` when nothing changed or on a dry run.
+    pub commit: Option<String>,
+    /// The branch.
+    pub branch: String,
+    /// The files with changes, skips or ignored markers (relative paths).
+    pub files: Vec<FileUpdate>,
+    /// The new reference chosen for each policy (`NS:NAME` → reference).
+    pub chosen: BTreeMap<String, String>,
+    /// How many clone-edit-push rounds it took (more than 1 after concurrent pushes).
+    pub attempts: u32,
+}
+
+impl UpdateOutcome {
+    /// True when some file changed.
+    pub fn changed(&self) -> bool {
+        self.files.iter().any(FileUpdate::is_changed)
+    }
+}
+
+/// Why an update failed. Nothing was pushed when this is returned.
+#[derive(Debug, thiserror::Error)]
+pub enum UpdateError {
+    /// Cloning, committing or pushing failed.
+    #[error(transparent)]
+    Git(#[from] GitError),
+    /// The repository's configuration is unusable.
+    #[error("configuration in the repository: {0}")]
+    Config(#[from] config::ConfigError),
+    /// An overlay could not be edited or does not validate.
+    #[error("overlay: {0}")]
+    Tree(#[from] TreeError),
+    /// Candidate tags could not be listed.
+    #[error("listing candidate tags: {0}")]
+    Candidates(String),
+    /// A scratch directory could not be made.
+    #[error("scratch directory: {0}")]
+    Scratch(std::io::Error),
+    /// A changed file no longer parses as its consumers read it.
+    #[error("validation of {path} failed, nothing pushed: {message}")]
+    Invalid {
+        /// The file, relative to the repository.
+        path: String,
+        /// What is wrong.
+        message: String,
+    },
+    /// Every push was rejected because others kept pushing first.
+    #[error("{url}: push rejected {attempts} times because the branch kept moving; try again later")]
+    Contended {
+        /// The remote.
+        url: String,
+        /// Attempts made.
+        attempts: u32,
+    },
+}
+
+impl UpdateError {
+    /// Whether retrying later can succeed (network trouble, contention), as opposed to a
+    /// problem a person must fix (bad configuration, authentication, broken overlay).
+    pub fn is_transient(&self) -> bool {
+        match self {
+            UpdateError::Contended { .. } | UpdateError::Scratch(_) => true,
+            UpdateError::Git(GitError::Remote { source, .. }) => {
+                matches!(source.class(), git2::ErrorClass::Net | git2::ErrorClass::Os | git2::ErrorClass::Http)
+            }
+            _ => false,
+        }
+    }
+}
+
+/// Looks up candidate tags once the repository's configuration is known (e.g. from ECR), by
+/// image repository. Called again on every retry, so late pushes are seen.
+pub type CandidateLookup<'a> = dyn Fn(&UpdateConfig) -> Result<BTreeMap<String, Vec<Candidate>>, String> + 'a;
+
+/// Runs the update: clone, choose, edit, validate, commit, push; retried on a rejected push.
+/// Candidates are `req.candidates` plus, when given, what `lookup` finds.
+pub fn run(req: &UpdateRequest, lookup: Option<&CandidateLookup<'_>>) -> Result<UpdateOutcome, UpdateError> {
+    let branch = req.branch.clone().unwrap_or_else(|| config::DEFAULT_BRANCH.to_owned());
+    let remote = Remote::new(&req.url, &req.auth);
+    let mut attempt = 0;
+    loop {
+        attempt += 1;
+        let scratch = tempfile::Builder::new().prefix("shipline-update-").tempdir().map_err(UpdateError::Scratch)?;
+        let repo = remote.clone_branch(&branch, scratch.path(), Some(1))?;
+        let mut outcome = plan_in_checkout(scratch.path(), req, lookup)?;
+        outcome.branch = branch.clone();
+        outcome.attempts = attempt;
+        if !outcome.changed() || req.dry_run {
+            return Ok(outcome);
+        }
+        validate(scratch.path(), &outcome.files)?;
+        tree::write(&outcome.files)?;
+        let cfg = config::load(scratch.path(), &req.config_path)?;
+        let author = git2::Signature::now(&cfg.commit.author_name, &cfg.commit.author_email).map_err(|source| {
+            GitError::Remote { action: "making the commit author for", url: remote.shown_url(), source }
+        })?;
+        let message = commit_message(&cfg, &outcome, scratch.path(), &req.trailers);
+        let Some(commit) = git::commit_all(&repo, &message, &author)? else {
+            return Ok(outcome);
+        };
+        match remote.push_branch(&repo, &branch) {
+            Ok(()) => {
+                outcome.commit = Some(commit.to_string());
+                return Ok(outcome);
+            }
+            Err(GitError::PushRejected { .. }) if attempt < MAX_PUSH_ATTEMPTS => {
+                tracing::info!(attempt, branch, "push rejected (branch moved), retrying on the new tip");
+                std::thread::sleep(backoff(attempt));
+            }
+            Err(GitError::PushRejected { .. }) => {
+                return Err(UpdateError::Contended { url: remote.shown_url(), attempts: attempt });
+            }
+            Err(e) => return Err(e.into()),
+        }
+    }
+}
+
+/// Exponential backoff with full jitter, capped at 2 s: concurrent updaters spread out.
+fn backoff(attempt: u32) -> Duration {
+    let cap_ms = (25u64 << attempt.min(7)).min(2_000);
+    let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default().subsec_nanos();
+    let jitter = (u64::from(nanos) ^ u64::from(std::process::id()).rotate_left(17)) % cap_ms.max(1);
+    Duration::from_millis(jitter + 5)
+}
+
+/// Loads the configuration from a checkout and plans the edits; writes nothing.
+pub fn plan_in_checkout(
+    root: &Path,
+    req: &UpdateRequest,
+    lookup: Option<&CandidateLookup<'_>>,
+) -> Result<UpdateOutcome, UpdateError> {
+    let cfg = config::load(root, &req.config_path)?;
+    let mut candidates = req.candidates.clone();
+    if let Some(lookup) = lookup {
+        for (repository, found) in lookup(&cfg).map_err(UpdateError::Candidates)? {
+            candidates.entry(repository).or_default().extend(found);
+        }
+    }
+    let (updates, chosen) = choose(&cfg, &candidates);
+    let mut files = Vec::new();
+    if !updates.is_empty() {
+        let paths: Vec<_> = if cfg.paths.is_empty() {
+            vec![root.to_path_buf()]
+        } else {
+            cfg.paths.iter().map(|p| root.join(p)).collect()
+        };
+        let allow = |target: &Target, old: &str, new: &str| allow_change(&cfg.policies, target, old, new);
+        files = tree::plan(&paths, &updates, &allow)?;
+    }
+    Ok(UpdateOutcome { commit: None, branch: String::new(), files, chosen, attempts: 0 })
+}
+
+/// The newest candidate of every policy whose repository has candidates.
+fn choose(cfg: &UpdateConfig, candidates: &BTreeMap<String, Vec<Candidate>>) -> (Updates, BTreeMap<String, String>) {
+    let mut updates = Updates::default();
+    let mut chosen = BTreeMap::new();
+    for entry in &cfg.policies {
+        let Some(list) = candidates.get(&entry.repository) else { continue };
+        let selection = entry.policy.select(list.iter().map(|c| c.tag.as_str()));
+        for skipped in &selection.skipped {
+            tracing::debug!(policy = %entry.policy_ref, "{skipped}");
+        }
+        let Some(tag) = selection.latest else {
+            tracing::info!(policy = %entry.policy_ref, "no candidate tag passes the policy");
+            continue;
+        };
+        let digest = list.iter().find(|c| c.tag == tag).and_then(|c| c.digest.clone());
+        let image = ImageRef { name: entry.repository.clone(), tag: Some(tag), digest };
+        chosen.insert(entry.policy_ref.to_string(), image.to_string());
+        for name in &entry.kustomize_images {
+            updates.by_image_name.insert(name.clone(), image.clone());
+        }
+        updates.by_policy.insert(entry.policy_ref.clone(), image);
+    }
+    (updates, chosen)
+}
+
+/// Never downgrade: a tag replaces another only when the policy orders it strictly after. A
+/// current value the policy cannot order (`latest`, a placeholder) is replaced.
+fn allow_change(policies: &[PolicyEntry], target: &Target, old: &str, new: &str) -> bool {
+    let entry = policies.iter().find(|p| match target {
+        Target::Policy(r) => &p.policy_ref == r,
+        Target::ImageName(n) => p.kustomize_images.contains(n),
+    });
+    match entry.and_then(|e| e.policy.compare(new, old)) {
+        Some(order) => order == std::cmp::Ordering::Greater,
+        None => true,
+    }
+}
+
+/// Every changed file must still parse as YAML documents for a strict reader.
+fn validate(root: &Path, files: &[FileUpdate]) -> Result<(), UpdateError> {
+    for file in files.iter().filter(|f| f.is_changed()) {
+        let shown = file.path.strip_prefix(root).unwrap_or(&file.path).display().to_string();
+        serde_saphyr::from_multiple::<serde_json::Value>(&file.edit.text)
+            .map_err(|e| UpdateError::Invalid { path: shown, message: e.to_string() })?;
+    }
+    Ok(())
+}
+
+/// `Update images: <refs>`, one line per change, then trailers.
+fn commit_message(cfg: &UpdateConfig, outcome: &UpdateOutcome, root: &Path, trailers: &[(String, String)]) -> String {
+    let images: Vec<&str> = outcome.chosen.values().map(String::as_str).collect();
+    let subject = match &cfg.commit.message_template {
+        Some(t) => t.replace("{images}", &images.join(", ")),
+        None => format!("Update images: {}", images.join(", ")),
+    };
+    let mut message = format!("{subject}\n\n");
+    for file in outcome.files.iter().filter(|f| f.is_changed()) {
+        let shown = file.path.strip_prefix(root).unwrap_or(&file.path).display().to_string();
+        for c in &file.edit.changes {
+            let old = c.old.as_deref().unwrap_or("(added)");
+            message.push_str(&format!("{shown}: {old} -> {}\n", c.new));
+        }
+    }
+    if !trailers.is_empty() {
+        message.push('\n');
+        for (key, value) in trailers {
+            message.push_str(&format!("{key}: {value}\n"));
+        }
+    }
+    message
+}
