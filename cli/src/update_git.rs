@@ -29,6 +29,10 @@ pub struct GitArgs {
     /// HTTPS user name; the password is read from SHIPLINE_GIT_PASSWORD.
     #[arg(long, env = "SHIPLINE_GIT_USERNAME", value_name = "USER", requires = "git")]
     git_username: Option<String>,
+    /// Sign in to CodeCommit over HTTPS with the AWS credentials of the environment (role, IRSA,
+    /// profile): SigV4, as `aws codecommit credential-helper` does; no stored git password.
+    #[arg(long, requires = "git", conflicts_with_all = ["git_username", "ssh_key"])]
+    codecommit_iam: bool,
     /// SSH private key for SSH URLs.
     #[arg(long, value_name = "FILE", requires = "git")]
     ssh_key: Option<PathBuf>,
@@ -44,6 +48,13 @@ pub struct GitArgs {
 }
 
 fn auth(args: &GitArgs, url: &str) -> Result<GitAuth, String> {
+    if args.codecommit_iam {
+        let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().map_err(|e| e.to_string())?;
+        return rt.block_on(async {
+            let sdk = shipline_core::aws::load_sdk_config().await;
+            shipline_core::codecommit::git_auth(url, &sdk).await.map_err(|e| e.to_string())
+        });
+    }
     if git::ssh_host_port(url).is_some() {
         let private_key = args.ssh_key.clone().ok_or("an SSH URL needs --ssh-key FILE")?;
         let known_hosts = match &args.known_hosts {
