@@ -19,3 +19,17 @@ printf '\n$ CODEBUILD_WEBHOOK_HEAD_REF=refs/heads/feature/Login-Page CODEBUILD_R
 CODEBUILD_WEBHOOK_HEAD_REF=refs/heads/feature/Login-Page \
 CODEBUILD_RESOLVED_SOURCE_VERSION=1f49071c2e5d8d1f0d3c0f0c6f3b3a9d8e7f6a5b \
 CODEBUILD_BUILD_NUMBER=24 shipline tag
+
+echo
+echo "== 3. That image lands in ECR: what shipline would change in the development overlay"
+echo "   (manifests/examples/sock-shop, Flux \$imagepolicy markers; --dry-run writes nothing)"
+TAG=$(shipline tag --branch main)
+show update --dry-run \
+  --set "flux-system:front-end=123456789012.dkr.ecr.us-east-1.amazonaws.com/front-end:$TAG" \
+  manifests/examples/sock-shop/overlays/development
+
+echo
+echo "== 4. The same as JSON, for machines"
+show update --dry-run --json \
+  --set "flux-system:front-end=123456789012.dkr.ecr.us-east-1.amazonaws.com/front-end:$TAG" \
+  manifests/examples/sock-shop/overlays/development

@@ -1,5 +1,7 @@
 //! `shipline`: a thin command-line layer over `shipline-core`.
 
+mod build;
+mod images;
 mod tag;
 mod update;
 mod update_git;
@@ -23,6 +25,12 @@ struct Cli {
 enum Command {
     /// Print the image tag `branch-commit-build` for this build (e.g. `main-1f49071-24`).
     Tag(tag::TagArgs),
+    /// Build a kustomization natively: the same output as `kustomize build DIR`.
+    Build(build::BuildArgs),
+    /// Add tags to an image in ECR by copying its manifest (no pull, multi-arch kept).
+    Retag(images::RetagArgs),
+    /// Push an OCI layout or `docker save` archive to ECR or any registry, without Docker.
+    Push(images::PushArgs),
     /// Set image references in overlays: Flux `$imagepolicy` markers and kustomize `images:`.
     Update(update::UpdateArgs),
 }
@@ -33,6 +41,9 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Tag(args) => tag::run(&args),
         Command::Update(args) => update::run(&args),
+        Command::Retag(args) => images::retag(&args),
+        Command::Build(args) => build::run(&args),
+        Command::Push(args) => images::push(&args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

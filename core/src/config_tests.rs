@@ -82,3 +82,12 @@ fn flux_policy_without_its_repository_is_an_error() {
     let err = load(dir.path(), ".").unwrap_err().to_string();
     assert!(err.contains("names no ImageRepository"), "{err}");
 }
+
+#[test]
+fn the_shipped_example_configuration_loads() {
+    let examples = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../manifests/examples/sock-shop");
+    let config = load(&examples, "shipline.yaml").unwrap();
+    assert_eq!(config.paths, ["overlays/development"]);
+    assert_eq!(config.policies[0].policy_ref.to_string(), "flux-system:front-end");
+    assert_eq!(config.policies[0].policy.choice(), &Choice::BranchCommitBuild { branch: Some("main".into()) });
+}

@@ -317,13 +317,32 @@ impl<'a> Remote<'a> {
         builder.clone(self.url, dest).map_err(|e| self.error("clone of", e))
     }
 
-    /// Pushes local `branch` to the same branch of the remote `origin` of `repo`. Never forces:
-    /// a non-fast-forward is a [`GitError::PushRejected`].
-    pub fn push_branch(&self, repo: &Repository, branch: &str) -> Result<(), GitError> {
+    /// Pushes local `branch` to the same branch of the remote, only if the remote branch still
+    /// points at `expected` (the commit the local work started from): a compare-and-swap, so a
+    /// concurrent push is never overwritten. Anything else is a [`GitError::PushRejected`].
+    ///
+    /// Why not rely on the server: a bare repository accepts any update whose old value matches
+    /// (`receive.denyNonFastForwards` is off by default), and libgit2 cannot check
+    /// fast-forwardness itself when a shallow clone lacks the remote's new commits; it would
+    /// then silently replace them.
+    pub fn push_branch(&self, repo: &Repository, branch: &str, expected: git2::Oid) -> Result<(), GitError> {
         self.attempts.set(0);
         let mut remote = repo.remote_anonymous(self.url).map_err(|e| self.error("push to", e))?;
         let rejected: Cell<Option<(String, String)>> = Cell::new(None);
+        let target = format!("refs/heads/{branch}");
         let mut callbacks = self.callbacks();
+        callbacks.push_negotiation(|updates| {
+            for update in updates.iter().filter(|u| u.dst_refname().ok() == Some(target.as_str())) {
+                if update.src() != expected {
+                    rejected.set(Some((
+                        target.clone(),
+                        format!("the branch moved to {} since {} was fetched", update.src(), expected),
+                    )));
+                    return Err(git2::Error::from_str("remote branch moved"));
+                }
+            }
+            Ok(())
+        });
         callbacks.push_update_reference(|reference, status| {
             if let Some(reason) = status {
                 rejected.set(Some((reference.to_owned(), reason.to_owned())));
@@ -333,11 +352,12 @@ impl<'a> Remote<'a> {
         let mut opts = PushOptions::new();
         opts.remote_callbacks(callbacks);
         let refspec = format!("refs/heads/{branch}:refs/heads/{branch}");
-        match remote.push(&[refspec.as_str()], Some(&mut opts)) {
-            Ok(()) => match rejected.take() {
-                None => Ok(()),
-                Some((reference, reason)) => Err(GitError::PushRejected { url: self.shown_url(), reference, reason }),
-            },
+        let result = remote.push(&[refspec.as_str()], Some(&mut opts));
+        if let Some((reference, reason)) = rejected.take() {
+            return Err(GitError::PushRejected { url: self.shown_url(), reference, reason });
+        }
+        match result {
+            Ok(()) => Ok(()),
             Err(e) if e.code() == git2::ErrorCode::NotFastForward => Err(GitError::PushRejected {
                 url: self.shown_url(),
                 reference: refspec,

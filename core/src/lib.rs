@@ -10,12 +10,19 @@ pub mod build_info;
 pub mod codecommit;
 pub mod config;
 pub mod ecr;
+pub mod ecr_images;
 pub mod git;
 pub mod known_hosts;
+pub mod oci;
 pub mod overlay;
 pub mod policy;
+pub mod push;
+pub mod registry;
 pub mod tag;
 pub mod updater;
+
+/// The native kustomize build engine (`shipline build`), byte-identical to kustomize v5.
+pub use shipline_kustomize as kustomize;
 
 /// Installs ring as the process-wide rustls crypto provider. Call once at start-up, before any
 /// TLS client (Kubernetes, registry) is built; later calls are harmless.

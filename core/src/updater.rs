@@ -131,6 +131,11 @@ pub fn run(req: &UpdateRequest, lookup: Option<&CandidateLookup<'_>>) -> Result<
         attempt += 1;
         let scratch = tempfile::Builder::new().prefix("shipline-update-").tempdir().map_err(UpdateError::Scratch)?;
         let repo = remote.clone_branch(&branch, scratch.path(), Some(1))?;
+        let base = repo.head().and_then(|h| h.peel_to_commit()).map(|c| c.id()).map_err(|source| GitError::Remote {
+            action: "reading the clone of",
+            url: remote.shown_url(),
+            source,
+        })?;
         let mut outcome = plan_in_checkout(scratch.path(), req, lookup)?;
         outcome.branch = branch.clone();
         outcome.attempts = attempt;
@@ -138,8 +143,19 @@ pub fn run(req: &UpdateRequest, lookup: Option<&CandidateLookup<'_>>) -> Result<
             return Ok(outcome);
         }
         validate(scratch.path(), &outcome.files)?;
-        tree::write(&outcome.files)?;
         let cfg = config::load(scratch.path(), &req.config_path)?;
+        let kustomizations = affected_kustomizations(scratch.path(), &cfg, &outcome.files);
+        let built_before: Vec<bool> = kustomizations.iter().map(|d| crate::kustomize::build(d).is_ok()).collect();
+        tree::write(&outcome.files)?;
+        for (dir, _) in kustomizations.iter().zip(&built_before).filter(|(_, ok)| **ok) {
+            if let Err(e) = crate::kustomize::build(dir) {
+                let path = dir.strip_prefix(scratch.path()).unwrap_or(dir).display().to_string();
+                return Err(UpdateError::Invalid {
+                    path,
+                    message: format!("kustomize build fails after the edit: {e}"),
+                });
+            }
+        }
         let author = git2::Signature::now(&cfg.commit.author_name, &cfg.commit.author_email).map_err(|source| {
             GitError::Remote { action: "making the commit author for", url: remote.shown_url(), source }
         })?;
@@ -147,7 +163,7 @@ pub fn run(req: &UpdateRequest, lookup: Option<&CandidateLookup<'_>>) -> Result<
         let Some(commit) = git::commit_all(&repo, &message, &author)? else {
             return Ok(outcome);
         };
-        match remote.push_branch(&repo, &branch) {
+        match remote.push_branch(&repo, &branch, base) {
             Ok(()) => {
                 outcome.commit = Some(commit.to_string());
                 return Ok(outcome);
@@ -235,6 +251,28 @@ fn allow_change(policies: &[PolicyEntry], target: &Target, old: &str, new: &str)
         Some(order) => order == std::cmp::Ordering::Greater,
         None => true,
     }
+}
+
+/// The kustomizations an edit may affect: every kustomization directory under the configured
+/// paths, and those above each changed file. Only those that build before the edit are checked
+/// after it, so a tree using a feature the engine refuses is still updated (YAML-checked only).
+fn affected_kustomizations(root: &Path, cfg: &UpdateConfig, files: &[FileUpdate]) -> Vec<std::path::PathBuf> {
+    let mut dirs = std::collections::BTreeSet::new();
+    let roots: Vec<std::path::PathBuf> =
+        if cfg.paths.is_empty() { vec![root.to_path_buf()] } else { cfg.paths.iter().map(|p| root.join(p)).collect() };
+    if let Ok(found) = tree::candidate_files(&roots) {
+        dirs.extend(
+            found.iter().filter(|f| tree::is_kustomization(f)).filter_map(|f| f.parent().map(Path::to_path_buf)),
+        );
+    }
+    for file in files.iter().filter(|f| f.is_changed()) {
+        for dir in file.path.ancestors().skip(1).take_while(|d| d.starts_with(root)) {
+            if ["kustomization.yaml", "kustomization.yml", "Kustomization"].iter().any(|k| dir.join(k).is_file()) {
+                dirs.insert(dir.to_path_buf());
+            }
+        }
+    }
+    dirs.into_iter().collect()
 }
 
 /// Every changed file must still parse as YAML documents for a strict reader.

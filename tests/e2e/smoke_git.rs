@@ -30,9 +30,10 @@ fn clone_commit_push(url: &str, auth: &GitAuth, file: &str, content: &str) -> gi
     assert!(work.path().join("README.md").exists(), "seeded file checked out");
     std::fs::write(work.path().join(file), content).unwrap();
     let sig = git2::Signature::now("shipline-test", "test@example.invalid").unwrap();
+    let base = repo.head().unwrap().peel_to_commit().unwrap().id();
     let commit = git::commit_all(&repo, "smoke", &sig).unwrap().expect("a change to commit");
     assert_eq!(git::commit_all(&repo, "again", &sig).unwrap(), None, "no empty commits");
-    remote.push_branch(&repo, "main").unwrap_or_else(|e| panic!("push {url}: {e}"));
+    remote.push_branch(&repo, "main", base).unwrap_or_else(|e| panic!("push {url}: {e}"));
     commit
 }
 
@@ -84,4 +85,30 @@ fn unknown_ssh_host_key_is_refused() {
         matches!(err, GitError::HostKey { status: "unknown", .. }),
         "expected an unknown host key error, got {err}"
     );
+}
+
+/// A push from a stale clone is refused, never a silent overwrite: bare repositories accept any
+/// update whose old value matches, and a shallow clone cannot check fast-forwardness itself.
+#[test]
+fn stale_push_is_rejected_not_forced() {
+    let server = server();
+    let seeded = server.seed_repo(&unique_name("smoke-stale"), &[("README.md", "seed\n")]);
+    for (url, auth) in [(seeded.ssh_url.clone(), ssh_auth(&server)), (seeded.https_url.clone(), https_auth(&server))] {
+        let (a, b) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+        let remote = Remote::new(&url, &auth);
+        let repo_a = remote.clone_branch("main", a.path(), Some(1)).unwrap();
+        let repo_b = remote.clone_branch("main", b.path(), Some(1)).unwrap();
+        let sig = git2::Signature::now("t", "t@example.invalid").unwrap();
+        let base_a = repo_a.head().unwrap().peel_to_commit().unwrap().id();
+        let base_b = repo_b.head().unwrap().peel_to_commit().unwrap().id();
+        std::fs::write(a.path().join("a.txt"), format!("a over {url}\n")).unwrap();
+        std::fs::write(b.path().join("b.txt"), format!("b over {url}\n")).unwrap();
+        let commit_a = git::commit_all(&repo_a, "a", &sig).unwrap().unwrap();
+        git::commit_all(&repo_b, "b", &sig).unwrap().unwrap();
+        remote.push_branch(&repo_a, "main", base_a).unwrap();
+        let err = remote.push_branch(&repo_b, "main", base_b).unwrap_err();
+        assert!(matches!(err, GitError::PushRejected { .. }), "{url}: {err}");
+        let tip = git2::Repository::open_bare(&seeded.path).unwrap().refname_to_id("refs/heads/main").unwrap();
+        assert_eq!(tip, commit_a, "{url}: the first push survives");
+    }
 }

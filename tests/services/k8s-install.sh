@@ -15,9 +15,10 @@ have() { [ -x "$PREFIX/bin/kube-apiserver" ] && [ -x "$PREFIX/bin/kube-controlle
 
 export DEBIAN_FRONTEND=noninteractive
 # etcd is needed at run time even when the API server is cached.
-if ! command -v etcd >/dev/null; then apt-get install -y -qq --no-install-recommends etcd-server >/dev/null; fi
+if ! command -v etcd >/dev/null; then apt-get update -qq && apt-get install -y -qq --no-install-recommends etcd-server >/dev/null; fi
 if have; then echo "kube-apiserver cached: $("$PREFIX/bin/kube-apiserver" --version)"; exit 0; fi
 
+apt-get update -qq
 apt-get install -y -qq --no-install-recommends golang-go make rsync jq patch xz-utils dpkg-dev openssl curl \
   ca-certificates golang-github-modern-go-reflect2-dev golang-github-json-iterator-go-dev >/dev/null
 # deb-src entries mirroring the configured deb entries, in a private apt state dir (system apt config untouched)

@@ -174,7 +174,7 @@ pub fn edit_file(
         at = s.end;
     }
     out.push_str(&text[at..]);
-    verify(text, &out, &splices)?;
+    verify(&scanned.scalars, &out, &splices)?;
     edit.text = out;
     Ok(edit)
 }
@@ -307,13 +307,11 @@ fn images_entry_edits(
 
 /// Re-parses `new` and checks that every scalar outside the splices is unchanged and every
 /// spliced region holds exactly the intended scalars.
-fn verify(old: &str, new: &str, splices: &[Splice]) -> Result<(), EditError> {
+fn verify(old_scalars: &[(usize, String)], new: &str, splices: &[Splice]) -> Result<(), EditError> {
     if splices.is_empty() {
         return Ok(());
     }
     let fail = |what: String| Err(EditError::Verify(what));
-    let old_scalars =
-        scan::scalar_values_at(old).map_err(|e| EditError::Verify(format!("original does not parse: {e}")))?;
     let new_scalars =
         scan::scalar_values_at(new).map_err(|e| EditError::Verify(format!("edit broke the YAML: {e}")))?;
     // Expected scalars of the new text, in order: old ones, with spliced regions replaced.

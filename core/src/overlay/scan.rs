@@ -83,6 +83,9 @@ pub struct Scan {
     pub ignored: Vec<IgnoredMarker>,
     /// Entries of top-level `images:` lists, in file order (every document).
     pub images: Vec<ImagesEntry>,
+    /// Every scalar (keys included) with its start offset, in order: the baseline an edit is
+    /// verified against, so the original need not be parsed twice.
+    pub scalars: Vec<(usize, String)>,
 }
 
 /// Where the event stream is, for telling keys from values.
@@ -95,6 +98,7 @@ struct Walker<'a> {
     text: &'a str,
     stack: Vec<Frame>,
     values: Vec<ScalarSpan>,
+    all: Vec<(usize, String)>,
     comments: Vec<(usize, usize, String)>,
     images: Vec<ImagesEntry>,
     /// Depth (stack length) of the `images:` sequence while inside it.
@@ -132,6 +136,7 @@ impl<'a> Walker<'a> {
     }
 
     fn on_scalar(&mut self, value: &str, style: GranitStyle, span: &Span) {
+        self.all.push((byte_range(span).0, value.to_owned()));
         let (is_key, key) = self.node();
         if is_key {
             if let Some(Frame::Mapping { key, .. }) = self.stack.last_mut() {
@@ -227,6 +232,7 @@ pub fn scan(text: &str, with_images: bool) -> Result<Scan, SyntaxError> {
         text,
         stack: Vec::new(),
         values: Vec::new(),
+        all: Vec::new(),
         comments: Vec::new(),
         images: Vec::new(),
         images_depth: None,
@@ -258,7 +264,7 @@ pub fn scan(text: &str, with_images: bool) -> Result<Scan, SyntaxError> {
             _ => {}
         }
     }
-    let mut out = Scan { images: if with_images { w.images } else { Vec::new() }, ..Scan::default() };
+    let mut out = Scan { images: if with_images { w.images } else { Vec::new() }, scalars: w.all, ..Scan::default() };
     for (comment_start, line, body) in w.comments {
         let marker = match parse_marker(&body) {
             MarkerParse::NotAMarker => continue,

@@ -110,15 +110,36 @@ fn walk(dir: &Path, out: &mut Vec<PathBuf>) -> Result<(), TreeError> {
     Ok(())
 }
 
-/// Edits every candidate file under `paths` in memory. Files without the bytes
+/// Edits every candidate file under `paths` in memory, on all cores. Files without the bytes
 /// `"$imagepolicy"` are skipped without parsing, unless they are kustomizations and `updates`
 /// has images by name. Returns the files with changes, skips or ignored markers.
-pub fn plan(paths: &[PathBuf], updates: &Updates, allow: &TagGuard<'_>) -> Result<Vec<FileUpdate>, TreeError> {
+pub fn plan(
+    paths: &[PathBuf],
+    updates: &Updates,
+    allow: &(dyn Fn(&super::Target, &str, &str) -> bool + Sync),
+) -> Result<Vec<FileUpdate>, TreeError> {
+    let files = candidate_files(paths)?;
+    // Files are independent: spread them over the cores, keep the file order in the result.
+    let workers = std::thread::available_parallelism().map_or(1, |n| n.get()).min(8);
+    let chunk = files.len().div_ceil(workers).max(64);
+    let results: Vec<Result<Vec<FileUpdate>, TreeError>> = std::thread::scope(|scope| {
+        let handles: Vec<_> =
+            files.chunks(chunk).map(|part| scope.spawn(move || plan_files(part, updates, allow))).collect();
+        handles.into_iter().map(|h| h.join().expect("planning thread panicked")).collect()
+    });
+    let mut out = Vec::new();
+    for r in results {
+        out.extend(r?);
+    }
+    Ok(out)
+}
+
+fn plan_files(files: &[PathBuf], updates: &Updates, allow: &TagGuard<'_>) -> Result<Vec<FileUpdate>, TreeError> {
     let finder = memchr::memmem::Finder::new(b"\"$imagepolicy\"");
     let mut out = Vec::new();
-    for path in candidate_files(paths)? {
-        let by_name = !updates.by_image_name.is_empty() && is_kustomization(&path);
-        let bytes = std::fs::read(&path).map_err(|source| TreeError::Io { path: path.clone(), source })?;
+    for path in files {
+        let by_name = !updates.by_image_name.is_empty() && is_kustomization(path);
+        let bytes = std::fs::read(path).map_err(|source| TreeError::Io { path: path.clone(), source })?;
         if !by_name && finder.find(&bytes).is_none() {
             continue;
         }
@@ -126,7 +147,7 @@ pub fn plan(paths: &[PathBuf], updates: &Updates, allow: &TagGuard<'_>) -> Resul
         let edit = edit::edit_file(&text, updates, by_name, allow)
             .map_err(|source| TreeError::Edit { path: path.clone(), source })?;
         if !edit.changes.is_empty() || !edit.skipped.is_empty() || !edit.ignored.is_empty() {
-            out.push(FileUpdate { path, original: text, edit });
+            out.push(FileUpdate { path: path.clone(), original: text, edit });
         }
     }
     Ok(out)

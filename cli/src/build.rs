@@ -1,0 +1,27 @@
+//! `shipline build`: a drop-in for `kustomize build DIR`.
+
+use std::io::Write;
+use std::path::PathBuf;
+
+use clap::Args;
+
+/// Arguments of `shipline build`.
+#[derive(Debug, Args)]
+#[command(after_help = "\
+Prints the same bytes as `kustomize build DIR` (kustomize v5.5). Remote resources, helm charts,
+exec plugins and files outside the kustomization root are refused with an error naming the field.
+
+Examples:
+  shipline build manifests/examples/sock-shop/overlays/development
+  shipline build deploy/overlays/prod | kubectl apply --server-side -f -")]
+pub struct BuildArgs {
+    /// The kustomization directory.
+    #[arg(value_name = "DIR", default_value = ".")]
+    dir: PathBuf,
+}
+
+/// Builds and prints.
+pub fn run(args: &BuildArgs) -> Result<(), String> {
+    let out = shipline_core::kustomize::build(&args.dir).map_err(|e| e.to_string())?;
+    std::io::stdout().lock().write_all(out.as_bytes()).map_err(|e| format!("writing the output: {e}"))
+}

@@ -1,0 +1,357 @@
+//! The build: load a kustomization tree, run generators and transformers bottom-up, then
+//! hash suffixes, name references and ordering at the top, and print.
+
+use std::collections::HashSet;
+use std::path::{Path, PathBuf};
+
+use crate::kustomization::{Kustomization, ReplacementEntry};
+use crate::loader::{canonical, is_remote, load_kustomization, read};
+use crate::resid::{Gvk, ResId};
+use crate::resource::{Origin, Resource};
+use crate::tconfig::TransformerConfig;
+use crate::transform::replacements::parse_replacement;
+use crate::yaml::resolve::resolve_plain_v3;
+use crate::yaml::{Value, parse_documents};
+use crate::{Error, generator, hash, nameref, patch, sort, transform};
+
+/// Builds the kustomization in `dir` and returns what `kubectl kustomize DIR` prints.
+pub fn build(dir: &Path) -> Result<String, Error> {
+    let root = canonical(dir)?;
+    let mut resources = Vec::new();
+    let mut stack = Vec::new();
+    let mut tc = TransformerConfig::default();
+    let k = accumulate(&root, &mut resources, &mut stack, Kind::Top, &mut tc)?;
+    for r in resources.iter_mut().filter(|r| r.needs_hash) {
+        let name = format!("{}-{}", r.name(), hash::suffix(&r.obj));
+        r.set_name(name);
+    }
+    nameref::fix(&mut resources, &tc.name_references).map_err(|message| Error::Transform {
+        file: k.file.clone(),
+        field: "name references".into(),
+        message,
+    })?;
+    transform::vars::resolve(&mut resources, &tc.var_references).map_err(|message| Error::Transform {
+        file: k.file.clone(),
+        field: "vars".into(),
+        message,
+    })?;
+    sort::sort(&mut resources, k.sort_options.as_ref()).map_err(|message| Error::InvalidField {
+        file: k.file.clone(),
+        field: "sortOptions".into(),
+        message,
+    })?;
+    for r in resources.iter_mut() {
+        build_metadata(&k, &root, r)?;
+        finalize(r, &k.file)?;
+    }
+    Ok(resources.iter().map(|r| crate::yaml::to_string(&Value::Map(r.obj.clone()))).collect::<Vec<_>>().join("---\n"))
+}
+
+/// The label value kubectl's embedded kustomize reports (a standalone kustomize v5.5.0 binary
+/// would say `kustomize-v5.5.0`; the oracle here is kubectl).
+const MANAGED_BY: &str = "kustomize-(devel)";
+
+/// `buildMetadata` of the top-level kustomization.
+fn build_metadata(k: &Kustomization, root: &Path, r: &mut Resource) -> Result<(), Error> {
+    if k.managed_by_label {
+        let md = r.metadata_mut();
+        let labels = md.entry("labels".to_string()).or_insert_with(|| Value::Map(Default::default()));
+        if let Value::Map(l) = labels {
+            l.insert("app.kubernetes.io/managed-by".into(), Value::from(MANAGED_BY));
+        }
+    }
+    if k.origin_annotations {
+        let text = match &r.origin {
+            Origin::File(p) => format!("path: {}\n", relative(root, p, k)?),
+            Origin::Generator { kustomization, kind } => format!(
+                "configuredIn: {}\nconfiguredBy:\n  apiVersion: builtin\n  kind: {kind}\n",
+                relative(root, kustomization, k)?
+            ),
+        };
+        let md = r.metadata_mut();
+        let ann = md.entry("annotations".to_string()).or_insert_with(|| Value::Map(Default::default()));
+        if ann.is_null() {
+            *ann = Value::Map(Default::default());
+        }
+        if let Value::Map(a) = ann {
+            a.insert("config.kubernetes.io/origin".into(), Value::String(text));
+        }
+    }
+    Ok(())
+}
+
+/// `path` relative to `root`, with `..` where needed. Unusual characters are refused rather
+/// than risk a differently quoted origin annotation.
+fn relative(root: &Path, path: &Path, k: &Kustomization) -> Result<String, Error> {
+    let a: Vec<_> = root.components().collect();
+    let b: Vec<_> = path.components().collect();
+    let common = a.iter().zip(&b).take_while(|(x, y)| x == y).count();
+    let mut parts: Vec<String> = std::iter::repeat_n("..".to_string(), a.len() - common).collect();
+    parts.extend(b[common..].iter().map(|c| c.as_os_str().to_string_lossy().into_owned()));
+    let rel = parts.join("/");
+    if !rel.chars().all(|c| c.is_ascii_alphanumeric() || "._/-".contains(c)) {
+        return Err(Error::Unsupported {
+            file: k.file.clone(),
+            field: "buildMetadata: originAnnotations".into(),
+            reason: format!("file path {rel:?} has characters whose quoting is not reproduced"),
+        });
+    }
+    Ok(rel)
+}
+
+/// kustomize rebuilds `metadata.annotations` before printing: an empty or null map disappears,
+/// and keys lose their quoting, so a key that reads as a number, bool, null or timestamp makes
+/// the JSON encoding (and kubectl) fail.
+fn finalize(r: &mut Resource, file: &Path) -> Result<(), Error> {
+    let id = r.cur_id();
+    let Some(Value::Map(md)) = r.obj.get_mut("metadata") else {
+        return Ok(());
+    };
+    match md.get("annotations") {
+        Some(Value::Null | Value::Blank) => {
+            md.shift_remove("annotations");
+        }
+        Some(Value::Map(a)) if a.is_empty() => {
+            md.shift_remove("annotations");
+        }
+        Some(Value::Map(a)) => {
+            if let Some(key) = a.keys().find(|k| !matches!(resolve_plain_v3(k), Value::String(_))) {
+                return Err(Error::InvalidResource {
+                    file: file.to_path_buf(),
+                    message: format!(
+                        "annotation key {key:?} of {} reads as a non-string once kustomize rewrites annotations; kustomize fails on it too",
+                        id
+                    ),
+                });
+            }
+        }
+        _ => {}
+    }
+    Ok(())
+}
+
+#[derive(Clone, Copy, PartialEq)]
+enum Kind {
+    Top,
+    Resource,
+    Component,
+}
+
+fn accumulate(
+    dir: &Path,
+    resources: &mut Vec<Resource>,
+    stack: &mut Vec<PathBuf>,
+    kind: Kind,
+    tc: &mut TransformerConfig,
+) -> Result<Kustomization, Error> {
+    if let Some(pos) = stack.iter().position(|d| d == dir) {
+        let chain: Vec<String> =
+            stack[pos..].iter().chain(std::iter::once(&dir.to_path_buf())).map(|p| p.display().to_string()).collect();
+        return Err(Error::Cycle { chain: chain.join(" -> ") });
+    }
+    let k = load_kustomization(dir)?;
+    match (kind, k.is_component) {
+        (Kind::Component, false) => {
+            return Err(Error::InvalidField {
+                file: k.file.clone(),
+                field: "kind".into(),
+                message: "listed under `components`, so it must be `kind: Component`".into(),
+            });
+        }
+        (Kind::Resource, true) => {
+            return Err(Error::InvalidField {
+                file: k.file.clone(),
+                field: "kind".into(),
+                message: "a Component must be listed under `components`, not `resources`".into(),
+            });
+        }
+        _ => {}
+    }
+    if kind != Kind::Top && (k.origin_annotations || k.managed_by_label) {
+        return Err(Error::Unsupported {
+            file: k.file.clone(),
+            field: "buildMetadata".into(),
+            reason: "only supported in the top-level kustomization".into(),
+        });
+    }
+    stack.push(dir.to_path_buf());
+    let mut seen: HashSet<IdKey> = resources.iter().map(|r| id_key(&r.cur_id())).collect();
+    for entry in &k.resources {
+        if is_remote(entry) {
+            return Err(Error::Unsupported {
+                file: k.file.clone(),
+                field: format!("resources: {entry}"),
+                reason: "remote resources are not fetched; vendor them into the repository".into(),
+            });
+        }
+        let joined = dir.join(entry);
+        if !joined.exists() {
+            return Err(Error::Missing { file: k.file.clone(), field: "resources".into(), entry: entry.clone() });
+        }
+        let path = canonical(&joined)?;
+        if path.is_dir() {
+            let mut sub = Vec::new();
+            let mut sub_tc = TransformerConfig::default();
+            accumulate(&path, &mut sub, stack, Kind::Resource, &mut sub_tc)?;
+            tc.merge(&sub_tc);
+            for r in sub {
+                append(resources, &mut seen, r, &k.file)?;
+            }
+        } else {
+            if !path.starts_with(dir) {
+                return Err(Error::OutsideRoot {
+                    file: k.file.clone(),
+                    field: "resources".into(),
+                    entry: entry.clone(),
+                    root: dir.to_path_buf(),
+                });
+            }
+            for r in load_resources(&path)? {
+                append(resources, &mut seen, r, &k.file)?;
+            }
+        }
+    }
+    for entry in &k.configurations {
+        let path = crate::loader::restricted_file(&k, dir, "configurations", entry)?;
+        tc.merge(&TransformerConfig::from_file(&path, &read(&path)?)?);
+    }
+    for entry in &k.components {
+        let joined = dir.join(entry);
+        if is_remote(entry) || !joined.is_dir() {
+            return Err(Error::Missing { file: k.file.clone(), field: "components".into(), entry: entry.clone() });
+        }
+        accumulate(&canonical(&joined)?, resources, stack, Kind::Component, tc)?;
+    }
+    generator::run(&k, dir, resources)?;
+    transform_all(&k, dir, resources, tc)?;
+    transform::vars::bind(resources, &k.vars).map_err(|message| Error::Transform {
+        file: k.file.clone(),
+        field: "vars".into(),
+        message,
+    })?;
+    stack.pop();
+    Ok(k)
+}
+
+/// The identity `append` compares: group, version, kind, name and effective namespace.
+type IdKey = (Gvk, String, String);
+
+fn id_key(id: &ResId) -> IdKey {
+    (id.gvk.clone(), id.name.clone(), id.effective_namespace().to_string())
+}
+
+/// Adds a resource, refusing a second one with the same id (`seen` holds the ids present).
+fn append(resources: &mut Vec<Resource>, seen: &mut HashSet<IdKey>, r: Resource, file: &Path) -> Result<(), Error> {
+    let id = r.cur_id();
+    if !seen.insert(id_key(&id)) {
+        return Err(Error::DuplicateId { file: file.to_path_buf(), id: id.to_string() });
+    }
+    resources.push(r);
+    Ok(())
+}
+
+/// Reads the objects of a resource file (`kind: List` items are unpacked).
+pub fn load_resources(path: &Path) -> Result<Vec<Resource>, Error> {
+    let docs = parse_documents(&read(path)?).map_err(|e| Error::Yaml { path: path.to_path_buf(), message: e.0 })?;
+    let mut out = Vec::new();
+    for doc in docs {
+        match doc {
+            Value::Null | Value::Blank => {}
+            Value::Map(m) => {
+                let is_list = m.get("kind").and_then(Value::as_str).is_some_and(|k| k.ends_with("List"));
+                match (is_list, m.get("items")) {
+                    (true, Some(Value::Seq(items))) => {
+                        for item in items {
+                            match item {
+                                Value::Map(im) => out.push(Resource::new(im.clone(), path.to_path_buf())?),
+                                other => {
+                                    return Err(Error::InvalidResource {
+                                        file: path.to_path_buf(),
+                                        message: format!("list item is a {}, not an object", other.type_name()),
+                                    });
+                                }
+                            }
+                        }
+                    }
+                    (true, None) | (true, Some(Value::Null | Value::Blank)) => {}
+                    _ => out.push(Resource::new(m, path.to_path_buf())?),
+                }
+            }
+            other => {
+                return Err(Error::InvalidResource {
+                    file: path.to_path_buf(),
+                    message: format!("document is a {}, not an object", other.type_name()),
+                });
+            }
+        }
+    }
+    Ok(out)
+}
+
+fn transform_all(
+    k: &Kustomization,
+    dir: &Path,
+    resources: &mut Vec<Resource>,
+    tc: &TransformerConfig,
+) -> Result<(), Error> {
+    let fail = |field: &str| {
+        let file = k.file.clone();
+        let field = field.to_string();
+        move |message: String| Error::Transform { file, field, message }
+    };
+    for p in &k.patches_sm {
+        patch::apply(k, dir, p, resources)?;
+    }
+    for p in &k.patches {
+        patch::apply(k, dir, p, resources)?;
+    }
+    if let Some(ns) = &k.namespace {
+        transform::meta::namespace(resources, ns, &tc.namespace);
+    }
+    if k.name_prefix.is_some() || k.name_suffix.is_some() {
+        transform::meta::prefix_suffix(
+            resources,
+            k.name_prefix.as_deref().unwrap_or(""),
+            k.name_suffix.as_deref().unwrap_or(""),
+        );
+    }
+    for l in &k.labels {
+        transform::meta::add_pairs(resources, &l.pairs, &transform::meta::label_specs(l, tc))
+            .map_err(fail("labels"))?;
+    }
+    transform::meta::add_pairs(resources, &k.common_labels, &tc.common_labels).map_err(fail("commonLabels"))?;
+    transform::meta::add_pairs(resources, &k.common_annotations, &tc.common_annotations)
+        .map_err(fail("commonAnnotations"))?;
+    for p in &k.patches_json {
+        patch::apply(k, dir, p, resources)?;
+    }
+    for (name, count) in &k.replicas {
+        transform::replicas::apply(resources, name, *count, &tc.replicas).map_err(fail("replicas"))?;
+    }
+    for img in &k.images {
+        transform::images::apply(resources, img, &tc.images).map_err(fail("images"))?;
+    }
+    for (field, entry) in &k.replacements {
+        let list = match entry {
+            ReplacementEntry::Inline(r) => vec![(**r).clone()],
+            ReplacementEntry::Path(p) => {
+                let path = crate::loader::restricted_file(k, dir, field, p)?;
+                let doc = crate::yaml::parse_one_yaml11(&read(&path)?)
+                    .map_err(|e| Error::Yaml { path: path.clone(), message: e.0 })?;
+                let items = match doc {
+                    Value::Seq(items) => items,
+                    other => vec![other],
+                };
+                items
+                    .iter()
+                    .enumerate()
+                    .map(|(i, v)| parse_replacement(&path, v, &format!("[{i}]")))
+                    .collect::<Result<_, _>>()?
+            }
+        };
+        for r in &list {
+            transform::replacements::apply(resources, r).map_err(fail(field))?;
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,27 @@
+//! A native kustomize build engine for shipline.
+//!
+//! [`build`] returns exactly the bytes `kubectl kustomize DIR` (kustomize v5.5) prints, for the
+//! subset of kustomize this crate implements; anything else is refused with an [`Error`] that
+//! names the unsupported field, never approximated.
+#![warn(missing_docs)]
+
+mod build;
+mod config;
+mod error;
+mod fields;
+mod fieldspec;
+mod generator;
+mod hash;
+mod kustomization;
+mod loader;
+mod nameref;
+mod patch;
+mod resid;
+mod resource;
+mod sort;
+mod tconfig;
+mod transform;
+pub mod yaml;
+
+pub use build::build;
+pub use error::Error;

@@ -1,0 +1,204 @@
+//! Name references: after renames (prefix, suffix, hash), fields that name another resource
+//! (a ConfigMap in `envFrom`, a ServiceAccount in a RoleBinding, ...) follow the new name.
+//! The candidate sieve follows kustomize's `nameref` filter step by step.
+
+use crate::config::NameRef;
+use crate::fieldspec::visit;
+use crate::resid::{Gvk, ResId};
+use crate::resource::Resource;
+use crate::yaml::Value;
+
+/// Rewrites every configured reference to the current name of the resource it designates.
+pub fn fix(resources: &mut [Resource], configs: &[NameRef]) -> Result<(), String> {
+    // Referrals are read from a snapshot: a referrer's edits never change who it can refer to.
+    let snapshot: Vec<Resource> = resources.to_vec();
+    let ids: Vec<ResId> = snapshot.iter().map(Resource::cur_id).collect();
+    for (i, r) in resources.iter_mut().enumerate() {
+        let gvk = ids[i].gvk.clone();
+        if !configs.iter().any(|c| c.referrers.iter().any(|s| s.applies_to(&gvk))) {
+            continue;
+        }
+        let referrer = &snapshot[i];
+        let pool = could_be_referenced_by(&snapshot, &ids, referrer);
+        let role_ref = role_ref_gvk(referrer);
+        for cfg in configs {
+            for spec in cfg.referrers.iter().filter(|s| s.applies_to(&gvk)) {
+                let ctx = Ctx {
+                    cfg,
+                    referrer,
+                    role_ref: if spec.path.ends_with("roleRef/name") { role_ref.clone() } else { None },
+                    all: &pool,
+                };
+                let mut failure = None;
+                visit(&mut r.obj, &spec.segments(), false, &mut |v| {
+                    if let Err(e) = ctx.update(v) {
+                        failure = Some(e);
+                    }
+                });
+                if let Some(e) = failure {
+                    return Err(e);
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+/// kustomize's `SubsetThatCouldBeReferencedByResource`: a namespaced referrer sees cluster-scoped
+/// resources, its own namespace, and (for a RoleBinding) its ServiceAccount subjects' namespaces.
+fn could_be_referenced_by<'a>(all: &'a [Resource], ids: &[ResId], referrer: &Resource) -> Vec<&'a Resource> {
+    let rid = referrer.cur_id();
+    if !rid.gvk.is_namespaceable() {
+        return all.iter().collect();
+    }
+    let mut sa_namespaces = Vec::new();
+    if rid.gvk.kind == "RoleBinding"
+        && let Some(Value::Seq(subjects)) = referrer.obj.get("subjects")
+    {
+        for s in subjects {
+            if s.get("kind").and_then(Value::as_str) == Some("ServiceAccount")
+                && let Some(ns) = s.get("namespace").and_then(Value::as_str)
+            {
+                sa_namespaces.push(ns.to_string());
+            }
+        }
+    }
+    all.iter()
+        .zip(ids)
+        .filter(|(r, id)| {
+            !id.gvk.is_namespaceable()
+                || id.effective_namespace() == rid.effective_namespace()
+                || sa_namespaces.iter().any(|ns| ns == r.namespace())
+        })
+        .map(|(r, _)| r)
+        .collect()
+}
+
+fn role_ref_gvk(r: &Resource) -> Option<Gvk> {
+    let rr = r.obj.get("roleRef")?;
+    Some(Gvk {
+        group: rr.get("apiGroup")?.as_str()?.to_string(),
+        version: String::new(),
+        kind: rr.get("kind")?.as_str()?.to_string(),
+    })
+}
+
+struct Ctx<'a> {
+    cfg: &'a NameRef,
+    referrer: &'a Resource,
+    role_ref: Option<Gvk>,
+    all: &'a [&'a Resource],
+}
+
+impl Ctx<'_> {
+    fn update(&self, v: &mut Value) -> Result<(), String> {
+        match v {
+            Value::String(old) => {
+                if let Some(c) = self.select(old, self.all.to_vec(), false)? {
+                    *old = c.name().to_string();
+                }
+            }
+            Value::Seq(items) => {
+                for item in items.iter_mut() {
+                    if matches!(item, Value::Map(_)) {
+                        self.update_map(item)?;
+                    } else if let Value::String(old) = item
+                        && let Some(c) = self.select(old, self.all.to_vec(), false)?
+                    {
+                        *old = c.name().to_string();
+                    }
+                }
+            }
+            Value::Map(_) => self.update_map(v)?,
+            _ => {}
+        }
+        Ok(())
+    }
+
+    /// A `{name, namespace}` block (RBAC subjects, webhook services): candidates are narrowed by
+    /// the block's namespace (original namespaces first), and both fields are written back.
+    fn update_map(&self, v: &mut Value) -> Result<(), String> {
+        let Value::Map(m) = v else { return Ok(()) };
+        let Some(Value::String(old)) = m.get("name") else {
+            return Err("path config error; no 'name' field in node".into());
+        };
+        let candidates: Vec<&Resource> = match m.get("namespace").and_then(Value::as_str) {
+            None => self.all.to_vec(),
+            // Grouped by effective namespace, so "default" also matches resources without one.
+            Some(ns) => {
+                let by_orig: Vec<&Resource> = self
+                    .all
+                    .iter()
+                    .copied()
+                    .filter(|r| r.orig.gvk.is_namespaceable() && r.orig.effective_namespace() == ns)
+                    .collect();
+                if by_orig.is_empty() {
+                    self.all
+                        .iter()
+                        .copied()
+                        .filter(|r| {
+                            let c = r.cur_id();
+                            c.gvk.is_namespaceable() && c.effective_namespace() == ns
+                        })
+                        .collect()
+                } else {
+                    by_orig
+                }
+            }
+        };
+        let Some(c) = self.select(old, candidates, true)? else { return Ok(()) };
+        let (name, ns) = (c.name().to_string(), c.namespace().to_string());
+        if name == *old && ns.is_empty() {
+            return Ok(());
+        }
+        m.insert("name".into(), Value::String(name));
+        if !ns.is_empty() {
+            m.insert("namespace".into(), Value::String(ns));
+        }
+        Ok(())
+    }
+
+    fn select<'r>(
+        &self,
+        old: &str,
+        candidates: Vec<&'r Resource>,
+        with_ns: bool,
+    ) -> Result<Option<&'r Resource>, String> {
+        let target =
+            |id: &ResId| id.gvk.kind == self.cfg.kind && (self.cfg.group.is_empty() || id.gvk.group == self.cfg.group);
+        let referrer = self.referrer.cur_id();
+        let mut c: Vec<&Resource> = candidates
+            .into_iter()
+            .filter(|r| r.all_ids().any(|id| id.name == old))
+            .filter(|r| r.all_ids().any(target))
+            .filter(|r| {
+                self.role_ref
+                    .as_ref()
+                    .is_none_or(|g| r.all_ids().any(|id| id.gvk.kind == g.kind && id.gvk.group == g.group))
+            })
+            .filter(|r| {
+                let cur = r.cur_id();
+                !referrer.gvk.is_namespaceable()
+                    || !cur.gvk.is_namespaceable()
+                    || cur.gvk.kind == "ServiceAccount"
+                    || cur.effective_namespace() == referrer.effective_namespace()
+            })
+            .collect();
+        if c.len() == 1 {
+            return Ok(Some(c[0]));
+        }
+        c.retain(|r| r.same_prefixes_suffixes(self.referrer));
+        let identical =
+            |a: &Resource, b: &Resource| a.name() == b.name() && (!with_ns || a.namespace() == b.namespace());
+        match c.as_slice() {
+            [] => Ok(None),
+            [one] => Ok(Some(one)),
+            [first, rest @ ..] if rest.iter().all(|r| identical(first, r)) => Ok(Some(first)),
+            many => Err(format!(
+                "found multiple possible referrals for {} {old:?} referenced by {referrer}: {}",
+                self.cfg.kind,
+                many.iter().map(|r| r.cur_id().to_string()).collect::<Vec<_>>().join(", ")
+            )),
+        }
+    }
+}

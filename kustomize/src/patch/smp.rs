@@ -1,0 +1,338 @@
+//! Strategic merge patch, as kustomize (kyaml's merge2) applies it.
+//!
+//! Measured rules: mappings merge recursively and `null` deletes a key; lists of built-in
+//! types with a patch merge key (containers by `name`, container ports by `containerPort`, ...)
+//! merge element-wise, patch elements first (in patch order) then the untouched originals;
+//! every other list is replaced. `$patch: delete|replace` directives are honoured.
+
+use crate::yaml::{Map, Value};
+
+/// API groups whose types kustomize knows the schema (and merge keys) of.
+const BUILTIN_GROUPS: [&str; 13] = [
+    "",
+    "apps",
+    "batch",
+    "autoscaling",
+    "policy",
+    "networking.k8s.io",
+    "rbac.authorization.k8s.io",
+    "storage.k8s.io",
+    "scheduling.k8s.io",
+    "coordination.k8s.io",
+    "discovery.k8s.io",
+    "admissionregistration.k8s.io",
+    "node.k8s.io",
+];
+
+/// Whether lists in resources of this API group may merge by key.
+pub fn has_schema(group: &str) -> bool {
+    BUILTIN_GROUPS.contains(&group)
+}
+
+/// The merge key of a list field of a built-in type, given the field name and its parent's.
+fn merge_key(field: &str, parent: &str) -> Option<&'static str> {
+    Some(match field {
+        "containers"
+        | "initContainers"
+        | "ephemeralContainers"
+        | "env"
+        | "volumes"
+        | "imagePullSecrets"
+        | "resourceClaims"
+        | "schedulingGates" => "name",
+        "volumeMounts" => "mountPath",
+        "volumeDevices" => "devicePath",
+        "hostAliases" => "ip",
+        "conditions" => "type",
+        "topologySpreadConstraints" => "topologyKey",
+        "ownerReferences" => "uid",
+        "readinessGates" => "conditionType",
+        "ports" if parent == "containers" || parent == "initContainers" || parent == "ephemeralContainers" => {
+            "containerPort"
+        }
+        "ports" if parent == "spec" => "port",
+        _ => return None,
+    })
+}
+
+/// Keys of the `$`-directives this engine refuses rather than ignores.
+const UNSUPPORTED_DIRECTIVES: [&str; 3] = ["$retainKeys", "$setElementOrder", "$deleteFromPrimitiveList"];
+
+/// Outcome of merging into a mapping.
+#[derive(Debug, PartialEq)]
+pub enum Merged {
+    /// The target stays (possibly changed).
+    Kept,
+    /// The patch asked for the whole target to be deleted.
+    Deleted,
+}
+
+/// Merges `patch` into `dest`. `schema` says whether built-in merge keys apply.
+pub fn merge(dest: &mut Map, patch: &Map, schema: bool) -> Result<Merged, String> {
+    merge_map(dest, patch, schema, "")
+}
+
+fn directive(m: &Map) -> Option<&str> {
+    m.get("$patch").and_then(Value::as_str)
+}
+
+fn check_directives(m: &Map) -> Result<(), String> {
+    for k in m.keys() {
+        if UNSUPPORTED_DIRECTIVES.iter().any(|d| k.starts_with(d)) {
+            return Err(format!("strategic merge directive `{k}` is not supported"));
+        }
+    }
+    match directive(m) {
+        None | Some("delete") | Some("replace") | Some("merge") => Ok(()),
+        Some(other) => Err(format!("unknown strategic merge directive `$patch: {other}`")),
+    }
+}
+
+/// A patch value for a field the target lacks: merged into an empty value of its kind, so
+/// directives are honoured in mappings and keyed lists (other lists are copied verbatim).
+fn fresh(v: &Value, schema: bool, name: &str, parent: &str) -> Result<Option<Value>, String> {
+    Ok(match v {
+        Value::Map(m) => {
+            let mut out = Map::new();
+            (merge_map(&mut out, m, schema, name)? == Merged::Kept).then_some(Value::Map(out))
+        }
+        Value::Seq(items) => {
+            let key = if schema { merge_key(name, parent) } else { None };
+            Some(Value::Seq(merge_list(&[], items, key, schema, name)?))
+        }
+        other => Some(other.clone()),
+    })
+}
+
+fn merge_map(dest: &mut Map, patch: &Map, schema: bool, field: &str) -> Result<Merged, String> {
+    check_directives(patch)?;
+    match directive(patch) {
+        Some("delete") => return Ok(Merged::Deleted),
+        Some("replace") => {
+            let without: Map =
+                patch.iter().filter(|(k, _)| k.as_str() != "$patch").map(|(k, v)| (k.clone(), v.clone())).collect();
+            *dest = Map::new();
+            return merge_map(dest, &without, schema, field);
+        }
+        _ => {}
+    }
+    for (k, pv) in patch {
+        if k == "$patch" {
+            continue;
+        }
+        match (dest.get_mut(k), pv) {
+            (_, Value::Null | Value::Blank) => {
+                dest.shift_remove(k);
+            }
+            (Some(Value::Map(dm)), Value::Map(pm)) => {
+                if merge_map(dm, pm, schema, k)? == Merged::Deleted {
+                    dest.shift_remove(k);
+                }
+            }
+            (Some(Value::Seq(ds)), Value::Seq(ps)) => {
+                let key = if schema { merge_key(k, field) } else { None };
+                *ds = merge_list(ds, ps, key, schema, k)?;
+            }
+            (Some(dv), pv) if !dv.is_null() && node_kind(dv) != node_kind(pv) => {
+                return Err(format!(
+                    "field `{k}`: wrong node kind: expected {} but got {}",
+                    node_kind(dv),
+                    node_kind(pv)
+                ));
+            }
+            (_, pv) => match fresh(pv, schema, k, field)? {
+                Some(v) => {
+                    dest.insert(k.clone(), v);
+                }
+                None => {
+                    dest.shift_remove(k);
+                }
+            },
+        }
+    }
+    Ok(Merged::Kept)
+}
+
+/// Measured: wherever kyaml's merge walks the target (mappings, and lists it merges by key),
+/// fields written as `key:` with no value disappear; explicit `null` stays.
+pub fn drop_blanks(m: &mut Map, schema: bool) {
+    drop_in_map(m, schema, "");
+}
+
+fn drop_in_map(m: &mut Map, schema: bool, field: &str) {
+    m.retain(|_, v| !matches!(v, Value::Blank));
+    for (k, v) in m.iter_mut() {
+        match v {
+            Value::Map(child) => drop_in_map(child, schema, k),
+            Value::Seq(items) if schema && merge_key(k, field).is_some() => {
+                for item in items.iter_mut() {
+                    if let Value::Map(im) = item {
+                        drop_in_map(im, schema, k);
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+}
+
+/// The YAML node kind, as kyaml names it in its errors.
+fn node_kind(v: &Value) -> &'static str {
+    match v {
+        Value::Map(_) => "MappingNode",
+        Value::Seq(_) => "SequenceNode",
+        _ => "ScalarNode",
+    }
+}
+
+fn merge_list(
+    dest: &[Value],
+    patch: &[Value],
+    key: Option<&str>,
+    schema: bool,
+    field: &str,
+) -> Result<Vec<Value>, String> {
+    let Some(key) = key else {
+        // Without a merge key the patch list replaces the original verbatim (measured:
+        // even a `- $patch: replace` element is kept as data).
+        return Ok(patch.to_vec());
+    };
+    let key_of = |v: &Value| v.as_map().and_then(|m| m.get(key)).cloned();
+    let is_replace = |v: &Value| v.as_map().is_some_and(|m| m.len() == 1 && directive(m) == Some("replace"));
+    if patch.iter().any(is_replace) {
+        let mut out = Vec::new();
+        for v in patch.iter().filter(|v| !is_replace(v)) {
+            out.extend(fresh(v, schema, field, field)?);
+        }
+        return Ok(out);
+    }
+    // Measured: when a patch element lacks the merge key, kubectl keeps only the keyed patch
+    // elements (merged with their originals) and drops everything else.
+    let partial = patch.iter().any(|v| v.as_map().is_some_and(|m| !m.contains_key(key) && directive(m).is_none()));
+    let mut used = vec![false; dest.len()];
+    let mut out = Vec::new();
+    for pv in patch {
+        let Some(pm) = pv.as_map() else {
+            return Err(format!("list `{field}` merges by `{key}` but a patch element is a {}", pv.type_name()));
+        };
+        check_directives(pm)?;
+        let pk = key_of(pv);
+        if partial && pk.is_none() {
+            continue;
+        }
+        let found = pk
+            .as_ref()
+            .and_then(|pk| dest.iter().enumerate().position(|(i, d)| !used[i] && key_of(d).as_ref() == Some(pk)));
+        match found {
+            Some(i) => {
+                used[i] = true;
+                if directive(pm) == Some("delete") {
+                    continue;
+                }
+                let mut merged = dest[i].as_map().cloned().unwrap_or_default();
+                if merge_map(&mut merged, pm, schema, field)? == Merged::Kept {
+                    out.push(Value::Map(merged));
+                }
+            }
+            None => {
+                if directive(pm) == Some("delete") {
+                    continue;
+                }
+                let mut fresh = Map::new();
+                if merge_map(&mut fresh, pm, schema, field)? == Merged::Kept {
+                    out.push(Value::Map(fresh));
+                }
+            }
+        }
+    }
+    if !partial {
+        out.extend(dest.iter().enumerate().filter(|(i, _)| !used[*i]).map(|(_, v)| v.clone()));
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::yaml::parse_one;
+    use proptest::prelude::*;
+
+    fn map(y: &str) -> Map {
+        parse_one(y).unwrap().as_map().unwrap().clone()
+    }
+
+    #[test]
+    fn containers_merge_by_name_patch_first() {
+        let mut d = map("spec:\n  containers:\n  - {name: a, image: a}\n  - {name: c, image: old}\n");
+        let p = map("spec:\n  containers:\n  - {name: c, image: new}\n  - {name: n, image: n}\n");
+        merge_map(&mut d, &p, true, "").unwrap();
+        let names: Vec<_> = d["spec"]["containers"].as_seq().unwrap().iter().map(|c| c["name"].clone()).collect();
+        assert_eq!(names, [Value::from("c"), Value::from("n"), Value::from("a")]);
+        assert_eq!(d["spec"]["containers"][0]["image"], Value::from("new"));
+    }
+
+    #[test]
+    fn unknown_types_replace_lists_and_null_deletes() {
+        let mut d = map("items: [{name: a}, {name: b}]\nx: 1\n");
+        merge(&mut d, &map("items: [{name: b, v: 2}]\nx: null\n"), false).unwrap();
+        assert_eq!(d, map("items: [{name: b, v: 2}]\n"));
+    }
+
+    #[test]
+    fn delete_directives() {
+        let mut d = map("volumes: [{name: v1}, {name: v2}]\n");
+        merge_map(&mut d, &map("volumes: [{name: v1, $patch: delete}]\n"), true, "spec").unwrap();
+        assert_eq!(d, map("volumes: [{name: v2}]\n"));
+        assert_eq!(merge(&mut d, &map("$patch: delete\n"), true), Ok(Merged::Deleted));
+    }
+
+    fn arb_value() -> impl Strategy<Value = Value> {
+        let leaf = prop_oneof![
+            Just(Value::Null),
+            any::<bool>().prop_map(Value::Bool),
+            (-1000i128..1000).prop_map(Value::Int),
+            "[a-z]{0,6}".prop_map(Value::String),
+        ];
+        leaf.prop_recursive(3, 24, 4, |inner| {
+            prop_oneof![
+                prop::collection::vec(inner.clone(), 0..4).prop_map(Value::Seq),
+                prop::collection::btree_map("[a-c]{1,2}", inner, 0..4)
+                    .prop_map(|m| Value::Map(m.into_iter().collect())),
+            ]
+        })
+    }
+
+    /// Removes nulls from mappings: a patch holding null would delete, so it is not a subset.
+    fn without_nulls(v: &Value) -> Value {
+        match v {
+            Value::Map(m) => Value::Map(
+                m.iter().filter(|(_, v)| **v != Value::Null).map(|(k, v)| (k.clone(), without_nulls(v))).collect(),
+            ),
+            Value::Seq(s) => Value::Seq(s.iter().map(without_nulls).collect()),
+            other => other.clone(),
+        }
+    }
+
+    proptest! {
+        #[test]
+        fn merging_a_subset_is_idempotent(v in arb_value(), keep in prop::collection::vec(any::<bool>(), 8)) {
+            let Value::Map(dest) = without_nulls(&Value::Map([("root".to_string(), v)].into_iter().collect())) else { unreachable!() };
+            // A patch made of some of the top-level entries of dest.
+            let patch: Map = dest.iter().enumerate().filter(|(i, _)| keep[i % keep.len()]).map(|(_, (k, v))| (k.clone(), v.clone())).collect();
+            let mut merged = dest.clone();
+            merge(&mut merged, &patch, false).unwrap();
+            prop_assert_eq!(&merged, &dest);
+            let mut twice = merged.clone();
+            merge(&mut twice, &patch, true).unwrap();
+            prop_assert_eq!(twice, merged);
+        }
+
+        #[test]
+        fn merging_into_empty_yields_patch(v in arb_value()) {
+            let Value::Map(patch) = without_nulls(&Value::Map([("k".to_string(), v)].into_iter().collect())) else { unreachable!() };
+            let mut dest = Map::new();
+            merge(&mut dest, &patch, false).unwrap();
+            prop_assert_eq!(dest, patch);
+        }
+    }
+}

@@ -1,0 +1,134 @@
+//! `images`: rewrite container image names, tags and digests.
+
+use regex::Regex;
+
+use crate::fieldspec::{FieldSpec, visit};
+use crate::kustomization::ImageSpec;
+use crate::resource::Resource;
+use crate::yaml::Value;
+
+/// Splits an image reference into name, tag and digest (kustomize's `image.Split`).
+pub fn split(image: &str) -> (&str, &str, &str) {
+    let slash = image.find('/').filter(|&i| i > 0).unwrap_or(0);
+    let search = &image[slash..];
+    let id = search.find('@');
+    let ic = search.find(':');
+    match (ic, id) {
+        (None, None) => (image, "", ""),
+        (ic, Some(id)) if ic.is_none_or(|c| id < c) => {
+            let id = id + slash;
+            (&image[..id], "", &image[id + 1..])
+        }
+        (Some(ic), Some(id)) => {
+            let (ic, id) = (ic + slash, id + slash);
+            (&image[..ic], &image[ic + 1..id], &image[id + 1..])
+        }
+        (Some(ic), None) => {
+            let ic = ic + slash;
+            (&image[..ic], &image[ic + 1..], "")
+        }
+        (None, Some(_)) => unreachable!("handled by the digest-only arm"),
+    }
+}
+
+/// The new image reference, or `None` when `image` does not match `spec.name`.
+pub fn rewrite(image: &str, spec: &ImageSpec, matcher: &Regex) -> Option<String> {
+    if !matcher.is_match(image) {
+        return None;
+    }
+    let (name, tag, digest) = split(image);
+    let name = spec.new_name.as_deref().unwrap_or(name);
+    let new_tag = spec.new_tag.as_deref().filter(|t| !t.is_empty());
+    let new_digest = spec.digest.as_deref().filter(|d| !d.is_empty());
+    let (tag, digest) = match (new_tag, new_digest) {
+        (Some(t), Some(d)) => (t, d),
+        (Some(t), None) => (t, ""),
+        (None, Some(d)) => ("", d),
+        (None, None) => (tag, digest),
+    };
+    let mut out = name.to_string();
+    if !tag.is_empty() {
+        out.push(':');
+        out.push_str(tag);
+    }
+    if !digest.is_empty() {
+        out.push('@');
+        out.push_str(digest);
+    }
+    Some(out)
+}
+
+/// The matcher kustomize builds from an image name (the name is used as a regex, unescaped).
+pub fn matcher(name: &str) -> Result<Regex, String> {
+    Regex::new(&format!("^{name}(@sha256)?(:[a-zA-Z0-9_.{{}}-]*)?(@sha256:[a-zA-Z0-9]*)?$"))
+        .map_err(|e| format!("invalid image name {name:?}: {e}"))
+}
+
+/// Applies one `images` entry to every `containers`/`initContainers` list anywhere in each resource.
+/// `extra` are image field specs from `configurations`.
+pub fn apply(resources: &mut [Resource], spec: &ImageSpec, extra: &[FieldSpec]) -> Result<(), String> {
+    let m = matcher(&spec.name)?;
+    for r in resources.iter_mut() {
+        for v in r.obj.values_mut() {
+            walk(v, spec, &m);
+        }
+        let gvk = r.gvk();
+        for fs in extra.iter().filter(|f| f.applies_to(&gvk)) {
+            visit(&mut r.obj, &fs.segments(), false, &mut |v| {
+                if let Value::String(img) = v
+                    && let Some(new) = rewrite(img, spec, &m)
+                {
+                    *v = Value::String(new);
+                }
+            });
+        }
+    }
+    Ok(())
+}
+
+fn walk(v: &mut Value, spec: &ImageSpec, m: &Regex) {
+    match v {
+        Value::Map(map) => {
+            for (k, child) in map.iter_mut() {
+                if (k == "containers" || k == "initContainers")
+                    && let Value::Seq(items) = child
+                {
+                    for c in items.iter_mut().filter_map(Value::as_map_mut) {
+                        if let Some(Value::String(img)) = c.get("image")
+                            && let Some(new) = rewrite(img, spec, m)
+                        {
+                            c.insert("image".into(), Value::String(new));
+                        }
+                    }
+                }
+                walk(child, spec, m);
+            }
+        }
+        Value::Seq(items) => items.iter_mut().for_each(|i| walk(i, spec, m)),
+        _ => {}
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn split_table() {
+        assert_eq!(split("nginx"), ("nginx", "", ""));
+        assert_eq!(split("nginx:1.0"), ("nginx", "1.0", ""));
+        assert_eq!(split("nginx@sha256:abc"), ("nginx", "", "sha256:abc"));
+        assert_eq!(split("nginx:1.0@sha256:abc"), ("nginx", "1.0", "sha256:abc"));
+        assert_eq!(split("localhost:5000/app:2"), ("localhost:5000/app", "2", ""));
+        assert_eq!(split("localhost:5000/app"), ("localhost:5000/app", "", ""));
+    }
+
+    #[test]
+    fn rewrite_table() {
+        let spec = ImageSpec { name: "nginx".into(), new_tag: Some("1.25".into()), ..Default::default() };
+        let m = matcher("nginx").unwrap();
+        assert_eq!(rewrite("nginx:1.0@sha256:x", &spec, &m).as_deref(), Some("nginx:1.25"));
+        assert_eq!(rewrite("nginx-other", &spec, &m), None);
+        assert_eq!(rewrite("docker.io/nginx", &spec, &m), None);
+    }
+}

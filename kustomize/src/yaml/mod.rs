@@ -1,0 +1,11 @@
+//! YAML as kustomize reads (`yaml.v3`) and prints (`yaml.v2` over JSON) it.
+
+pub mod emit;
+pub mod keyorder;
+pub mod parse;
+pub mod resolve;
+pub mod value;
+
+pub use emit::to_string;
+pub use parse::{ParseError, parse_documents, parse_one, parse_one_yaml11};
+pub use value::{Map, Value};
