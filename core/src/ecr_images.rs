@@ -115,16 +115,26 @@ pub async fn retag(
         ImageSelector::Tag(t) => ImageIdentifier::builder().image_tag(t).build(),
         ImageSelector::Digest(d) => ImageIdentifier::builder().image_digest(d).build(),
     };
+    // One call for the source and every new tag: tags already on the image need no PutImage
+    // (real ECR answers ImageAlreadyExistsException there, some emulators succeed silently).
+    let tag_ids = new_tags.iter().map(|t| ImageIdentifier::builder().image_tag(t).build());
     let got = client
         .batch_get_image()
         .repository_name(&repository)
         .set_registry_id(registry.clone())
-        .image_ids(id)
+        .set_image_ids(Some(std::iter::once(id).chain(tag_ids).collect()))
         .set_accepted_media_types(Some(oci::MANIFEST_TYPES.iter().map(|s| s.to_string()).collect()))
         .send()
         .await
         .map_err(|e| api_error("BatchGetImage", &repository, &registry, e))?;
-    let Some(image) = got.images().first() else {
+    let is_source = |i: &&aws_sdk_ecr::types::Image| {
+        let id = i.image_id();
+        match selector {
+            ImageSelector::Tag(t) => id.and_then(|id| id.image_tag()) == Some(t.as_str()),
+            ImageSelector::Digest(d) => id.and_then(|id| id.image_digest()) == Some(d.as_str()),
+        }
+    };
+    let Some(image) = got.images().iter().find(is_source) else {
         return Err(EcrImageError::NotFound {
             repository,
             registry: registry.unwrap_or_else(|| "default".into()),
@@ -140,6 +150,14 @@ pub async fn retag(
         .unwrap_or_else(|| oci::sha256_digest(manifest.as_bytes()));
     let mut tags = Vec::new();
     for tag in new_tags {
+        let already = got.images().iter().any(|i| {
+            i.image_id()
+                .is_some_and(|id| id.image_tag() == Some(tag.as_str()) && id.image_digest() == Some(digest.as_str()))
+        });
+        if already {
+            tags.push((tag.clone(), TagOutcome::AlreadyThere));
+            continue;
+        }
         let put = client
             .put_image()
             .repository_name(&repository)

@@ -3,6 +3,7 @@
 
 mod codecommit;
 mod ecr_candidates;
+mod images;
 mod smoke_aws;
 mod smoke_git;
 mod smoke_kube;

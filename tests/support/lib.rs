@@ -175,3 +175,47 @@ pub async fn kube_client() -> kube::Client {
         .unwrap_or_else(|e| panic!("kubeconfig {path}: {e}"));
     kube::Client::try_from(config).expect("kube client")
 }
+
+pub mod oci;
+
+/// A TCP proxy on 127.0.0.1 in front of `target` that forwards until `cut_after` bytes have gone
+/// from clients to the target, then drops every connection and refuses new ones: a registry
+/// that dies mid-upload, deterministically. Returns the proxy's address.
+pub async fn cutting_proxy(target: std::net::SocketAddr, cut_after: u64) -> std::net::SocketAddr {
+    use std::sync::Arc;
+    use std::sync::atomic::AtomicU64;
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind proxy");
+    let addr = listener.local_addr().expect("proxy address");
+    let sent = Arc::new(AtomicU64::new(0));
+    tokio::spawn(async move {
+        while let Ok((mut client, _)) = listener.accept().await {
+            if sent.load(Ordering::SeqCst) >= cut_after {
+                continue; // dropped: connection closed at once
+            }
+            let sent = sent.clone();
+            tokio::spawn(async move {
+                let Ok(mut server) = tokio::net::TcpStream::connect(target).await else { return };
+                let (mut cr, mut cw) = client.split();
+                let (mut sr, mut sw) = server.split();
+                let upstream = async {
+                    let mut buf = vec![0u8; 16 * 1024];
+                    loop {
+                        let n = cr.read(&mut buf).await.unwrap_or(0);
+                        if n == 0 || sent.fetch_add(n as u64, Ordering::SeqCst) + n as u64 > cut_after {
+                            return;
+                        }
+                        if sw.write_all(&buf[..n]).await.is_err() {
+                            return;
+                        }
+                    }
+                };
+                let downstream = async {
+                    let _ = tokio::io::copy(&mut sr, &mut cw).await;
+                };
+                tokio::select! { _ = upstream => {}, _ = downstream => {} }
+            });
+        }
+    });
+    addr
+}
