@@ -115,26 +115,8 @@ pub async fn retag(
         ImageSelector::Tag(t) => ImageIdentifier::builder().image_tag(t).build(),
         ImageSelector::Digest(d) => ImageIdentifier::builder().image_digest(d).build(),
     };
-    // One call for the source and every new tag: tags already on the image need no PutImage
-    // (real ECR answers ImageAlreadyExistsException there, some emulators succeed silently).
-    let tag_ids = new_tags.iter().map(|t| ImageIdentifier::builder().image_tag(t).build());
-    let got = client
-        .batch_get_image()
-        .repository_name(&repository)
-        .set_registry_id(registry.clone())
-        .set_image_ids(Some(std::iter::once(id).chain(tag_ids).collect()))
-        .set_accepted_media_types(Some(oci::MANIFEST_TYPES.iter().map(|s| s.to_string()).collect()))
-        .send()
-        .await
-        .map_err(|e| api_error("BatchGetImage", &repository, &registry, e))?;
-    let is_source = |i: &&aws_sdk_ecr::types::Image| {
-        let id = i.image_id();
-        match selector {
-            ImageSelector::Tag(t) => id.and_then(|id| id.image_tag()) == Some(t.as_str()),
-            ImageSelector::Digest(d) => id.and_then(|id| id.image_digest()) == Some(d.as_str()),
-        }
-    };
-    let Some(image) = got.images().iter().find(is_source) else {
+    let got = get_images(client, &repository, &registry, id).await?;
+    let Some(image) = got.first() else {
         return Err(EcrImageError::NotFound {
             repository,
             registry: registry.unwrap_or_else(|| "default".into()),
@@ -150,11 +132,12 @@ pub async fn retag(
         .unwrap_or_else(|| oci::sha256_digest(manifest.as_bytes()));
     let mut tags = Vec::new();
     for tag in new_tags {
-        let already = got.images().iter().any(|i| {
-            i.image_id()
-                .is_some_and(|id| id.image_tag() == Some(tag.as_str()) && id.image_digest() == Some(digest.as_str()))
-        });
-        if already {
+        // A tag already on the image needs no PutImage (real ECR would answer
+        // ImageAlreadyExistsException, some emulators succeed silently): ask first, one tag per
+        // call, because the imageId an answer carries may name another tag of the same image.
+        let current =
+            get_images(client, &repository, &registry, ImageIdentifier::builder().image_tag(tag).build()).await?;
+        if current.iter().any(|i| i.image_id().and_then(|id| id.image_digest()) == Some(digest.as_str())) {
             tags.push((tag.clone(), TagOutcome::AlreadyThere));
             continue;
         }
@@ -184,6 +167,24 @@ pub async fn retag(
         }
     }
     Ok(RetagReport { repository, digest, media_type, tags })
+}
+
+async fn get_images(
+    client: &Client,
+    repository: &str,
+    registry: &Option<String>,
+    id: ImageIdentifier,
+) -> Result<Vec<aws_sdk_ecr::types::Image>, EcrImageError> {
+    let got = client
+        .batch_get_image()
+        .repository_name(repository)
+        .set_registry_id(registry.clone())
+        .image_ids(id)
+        .set_accepted_media_types(Some(oci::MANIFEST_TYPES.iter().map(|s| s.to_string()).collect()))
+        .send()
+        .await
+        .map_err(|e| api_error("BatchGetImage", repository, registry, e))?;
+    Ok(got.images().to_vec())
 }
 
 fn media_type_of(manifest: &str) -> String {

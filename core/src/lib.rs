@@ -7,6 +7,7 @@
 
 pub mod aws;
 pub mod build_info;
+pub mod ci_context;
 pub mod codecommit;
 pub mod config;
 pub mod ecr;
