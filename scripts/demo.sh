@@ -29,7 +29,11 @@ show update --dry-run \
   manifests/examples/sock-shop/overlays/development
 
 echo
-echo "== 4. The same as JSON, for machines"
+echo "== 4. The overlay, built natively (byte-identical to kustomize build)"
+show build manifests/examples/sock-shop/overlays/development
+
+echo
+echo "== 5. The same update as JSON, for machines"
 show update --dry-run --json \
   --set "flux-system:front-end=123456789012.dkr.ecr.us-east-1.amazonaws.com/front-end:$TAG" \
   manifests/examples/sock-shop/overlays/development

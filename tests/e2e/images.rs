@@ -206,3 +206,18 @@ async fn ecr_retag_onto_an_immutable_tag_of_another_image_is_a_clear_error() {
     assert!(matches!(err, EcrImageError::TagTaken { .. }), "{err}");
     assert!(err.to_string().contains("taken") && err.to_string().contains(&name), "{err}");
 }
+
+#[tokio::test]
+async fn cross_repository_mount_skips_uploads() {
+    let reg = Registry::from_env();
+    let dir = tempfile::tempdir().unwrap();
+    images::single_arch_layout(dir.path(), 70, 3, 16 * 1024);
+    let bundle = layout::read_dir(dir.path(), None).unwrap();
+    let source = unique_name("mount/source");
+    push::push(&registry_client(&reg, &source), &bundle, &options(&["v1"]), &|_| {}).await.expect("push source");
+    let target = unique_name("mount/target");
+    let opts = PushOptions { tags: vec!["v1".into()], concurrency: 4, mount_from: Some(source) };
+    let report = push::push(&registry_client(&reg, &target), &bundle, &opts, &|_| {}).await.expect("push with mount");
+    assert_eq!((report.mounted, report.uploaded), (4, 0), "every blob mounted, none uploaded");
+    assert_eq!(skopeo_digests(&reg, &format!("{target}:v1")).1, bundle.top.digest);
+}
