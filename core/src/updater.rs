@@ -136,14 +136,13 @@ pub fn run(req: &UpdateRequest, lookup: Option<&CandidateLookup<'_>>) -> Result<
             url: remote.shown_url(),
             source,
         })?;
-        let mut outcome = plan_in_checkout(scratch.path(), req, lookup)?;
+        let (mut outcome, cfg) = plan(scratch.path(), req, lookup)?;
         outcome.branch = branch.clone();
         outcome.attempts = attempt;
         if !outcome.changed() || req.dry_run {
             return Ok(outcome);
         }
         validate(scratch.path(), &outcome.files)?;
-        let cfg = config::load(scratch.path(), &req.config_path)?;
         let kustomizations = affected_kustomizations(scratch.path(), &cfg, &outcome.files);
         let built_before: Vec<bool> = kustomizations.iter().map(|d| crate::kustomize::build(d).is_ok()).collect();
         tree::write(&outcome.files)?;
@@ -194,6 +193,14 @@ pub fn plan_in_checkout(
     req: &UpdateRequest,
     lookup: Option<&CandidateLookup<'_>>,
 ) -> Result<UpdateOutcome, UpdateError> {
+    plan(root, req, lookup).map(|(outcome, _)| outcome)
+}
+
+fn plan(
+    root: &Path,
+    req: &UpdateRequest,
+    lookup: Option<&CandidateLookup<'_>>,
+) -> Result<(UpdateOutcome, UpdateConfig), UpdateError> {
     let cfg = config::load(root, &req.config_path)?;
     let mut candidates = req.candidates.clone();
     if let Some(lookup) = lookup {
@@ -204,15 +211,11 @@ pub fn plan_in_checkout(
     let (updates, chosen) = choose(&cfg, &candidates);
     let mut files = Vec::new();
     if !updates.is_empty() {
-        let paths: Vec<_> = if cfg.paths.is_empty() {
-            vec![root.to_path_buf()]
-        } else {
-            cfg.paths.iter().map(|p| root.join(p)).collect()
-        };
+        let paths = update_roots(root, &cfg);
         let allow = |target: &Target, old: &str, new: &str| allow_change(&cfg.policies, target, old, new);
         files = tree::plan(&paths, &updates, &allow)?;
     }
-    Ok(UpdateOutcome { commit: None, branch: String::new(), files, chosen, attempts: 0 })
+    Ok((UpdateOutcome { commit: None, branch: String::new(), files, chosen, attempts: 0 }, cfg))
 }
 
 /// The newest candidate of every policy whose repository has candidates.
@@ -253,13 +256,17 @@ fn allow_change(policies: &[PolicyEntry], target: &Target, old: &str, new: &str)
     }
 }
 
+/// The directories the configuration says to update (the whole checkout when it names none).
+fn update_roots(root: &Path, cfg: &UpdateConfig) -> Vec<std::path::PathBuf> {
+    if cfg.paths.is_empty() { vec![root.to_path_buf()] } else { cfg.paths.iter().map(|p| root.join(p)).collect() }
+}
+
 /// The kustomizations an edit may affect: every kustomization directory under the configured
 /// paths, and those above each changed file. Only those that build before the edit are checked
 /// after it, so a tree using a feature the engine refuses is still updated (YAML-checked only).
 fn affected_kustomizations(root: &Path, cfg: &UpdateConfig, files: &[FileUpdate]) -> Vec<std::path::PathBuf> {
     let mut dirs = std::collections::BTreeSet::new();
-    let roots: Vec<std::path::PathBuf> =
-        if cfg.paths.is_empty() { vec![root.to_path_buf()] } else { cfg.paths.iter().map(|p| root.join(p)).collect() };
+    let roots = update_roots(root, cfg);
     if let Ok(found) = tree::candidate_files(&roots) {
         dirs.extend(
             found.iter().filter(|f| tree::is_kustomization(f)).filter_map(|f| f.parent().map(Path::to_path_buf)),

@@ -128,6 +128,15 @@ async fn ecr() -> aws_sdk_ecr::Client {
     aws_sdk_ecr::Client::new(&shipline_core::aws::load_sdk_config().await)
 }
 
+/// A registry client for an ECR repository URI, talking to ministack's `/v2` with the
+/// credentials GetAuthorizationToken hands out.
+async fn ministack_client(ecr: &aws_sdk_ecr::Client, uri: &str) -> RegistryClient {
+    let (auth, _) = ecr_images::registry_auth(ecr, uri).await.expect("GetAuthorizationToken");
+    let mut address = RepositoryAddress::parse(uri).unwrap();
+    address.base = service_env("SHIPLINE_TEST_MINISTACK_URL");
+    RegistryClient::new(address, auth).unwrap()
+}
+
 /// Pushes a layout to ministack's registry as `tag`; returns the repository URI and the digest.
 async fn push_to_ministack(
     ecr: &aws_sdk_ecr::Client,
@@ -141,11 +150,8 @@ async fn push_to_ministack(
         create = create.image_tag_mutability(aws_sdk_ecr::types::ImageTagMutability::Immutable);
     }
     let uri = create.send().await.expect("CreateRepository").repository().unwrap().repository_uri().unwrap().to_owned();
-    let (auth, _) = ecr_images::registry_auth(ecr, &uri).await.expect("GetAuthorizationToken");
-    let mut address = RepositoryAddress::parse(&uri).unwrap();
-    address.base = service_env("SHIPLINE_TEST_MINISTACK_URL");
     let bundle = layout::read_dir(layout_dir, None).unwrap();
-    let report = push::push(&RegistryClient::new(address, auth).unwrap(), &bundle, &options(&[tag]), &|_| {})
+    let report = push::push(&ministack_client(ecr, &uri).await, &bundle, &options(&[tag]), &|_| {})
         .await
         .expect("push to ministack");
     (uri, report.digest)
@@ -196,10 +202,7 @@ async fn ecr_retag_onto_an_immutable_tag_of_another_image_is_a_clear_error() {
     let name = unique_name("retag/immutable");
     let (uri, _) = push_to_ministack(&ecr, &name, a.path(), "taken", true).await;
     let bundle_b = layout::read_dir(b.path(), None).unwrap();
-    let (auth, _) = ecr_images::registry_auth(&ecr, &uri).await.unwrap();
-    let mut address = RepositoryAddress::parse(&uri).unwrap();
-    address.base = service_env("SHIPLINE_TEST_MINISTACK_URL");
-    push::push(&RegistryClient::new(address, auth).unwrap(), &bundle_b, &options(&["other"]), &|_| {}).await.unwrap();
+    push::push(&ministack_client(&ecr, &uri).await, &bundle_b, &options(&["other"]), &|_| {}).await.unwrap();
 
     let err =
         ecr_images::retag(&ecr, &uri, &ImageSelector::Tag("other".into()), &["taken".to_owned()]).await.unwrap_err();
