@@ -5,6 +5,7 @@
 
 #![warn(missing_docs)]
 
+pub mod apply;
 pub mod aws;
 pub mod build_info;
 pub mod ci_context;

@@ -5,6 +5,7 @@ mod ci_context;
 mod codecommit;
 mod ecr_candidates;
 mod images;
+mod install_manifests;
 mod smoke_aws;
 mod smoke_git;
 mod smoke_kube;
