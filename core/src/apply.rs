@@ -36,12 +36,12 @@ pub enum ApplyError {
         namespace: String,
         /// Name.
         name: String,
-        /// The server's answer.
-        source: kube::Error,
+        /// The server's answer (boxed: kube's error is large and this enum travels in Results).
+        source: Box<kube::Error>,
     },
     /// Discovery failed.
     #[error("API discovery: {0}")]
-    Discovery(kube::Error),
+    Discovery(Box<kube::Error>),
 }
 
 /// Parses a multi-document YAML stream (e.g. `shipline build` output) into objects.
@@ -84,7 +84,7 @@ pub struct Applier {
 impl Applier {
     /// Discovers the cluster's API resources.
     pub async fn new(client: kube::Client, default_namespace: &str) -> Result<Self, ApplyError> {
-        let discovery = Discovery::new(client.clone()).run().await.map_err(ApplyError::Discovery)?;
+        let discovery = Discovery::new(client.clone()).run().await.map_err(|e| ApplyError::Discovery(Box::new(e)))?;
         Ok(Self { client, discovery, default_namespace: default_namespace.to_owned() })
     }
 
@@ -129,7 +129,7 @@ impl Applier {
             kind: types.kind.clone(),
             namespace: namespace.map(|n| format!("{n}/")).unwrap_or_default(),
             name,
-            source,
+            source: Box::new(source),
         })
     }
 }
