@@ -23,8 +23,12 @@ cargo fmt --all -- --check
 step "cargo clippy -D warnings"
 cargo clippy --workspace --all-targets --locked -- -D warnings
 
-step "build tests"
+step "build tests and binaries"
 cargo test --workspace --locked --no-run
+# The Lambda e2e tests run the real `bootstrap` binary; building it with the workspace keeps one
+# feature set (a `-p` build from inside the tests would re-resolve features and rebuild deps).
+cargo build --workspace --locked --bins
+export SHIPLINE_LAMBDA_BOOTSTRAP="$CARGO_TARGET_DIR/debug/bootstrap"
 
 step "start services"
 trap 'tests/services/ctl.sh down' EXIT

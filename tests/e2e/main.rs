@@ -6,6 +6,7 @@ mod codecommit;
 mod ecr_candidates;
 mod images;
 mod install_manifests;
+mod lambda;
 mod smoke_aws;
 mod smoke_git;
 mod smoke_kube;

@@ -40,7 +40,7 @@ GIT_USER=codecommit-user
 GIT_PASS='p@ss/w0rd+='   # characters that need URL-encoding, on purpose
 KUBE_TOKEN=shipline-test-admin-token
 
-PY_PACKAGES=('moto[server]==5.2.5' 'ministack==1.5.33' 'awscli==1.46.3')
+PY_PACKAGES=('moto[server]==5.2.5' 'ministack==1.5.33' 'awscli==1.46.3' 'cfn-lint==1.51.0')
 APT_PACKAGES=(docker-registry skopeo lighttpd lighttpd-mod-openssl openssh-server apache2-utils git openssl curl etcd-server)
 
 log() { printf 'services: %s\n' "$*" >&2; }
@@ -261,7 +261,7 @@ export SHIPLINE_TEST_GIT_HTTP_BASE=http://127.0.0.1:$GIT_HTTP_PORT/v1/repos SHIP
 export SHIPLINE_TEST_GIT_USER=$GIT_USER SHIPLINE_TEST_GIT_PASS='$GIT_PASS' SHIPLINE_TEST_GIT_CA=$RUN/git/tls/ca.pem
 export SHIPLINE_TEST_GIT_SSH_BASE=ssh://$(id -un)@127.0.0.1:$GIT_SSH_PORT$RUN/git/repos
 export SHIPLINE_TEST_GIT_SSH_KEY=$RUN/ssh/client_ed25519 SHIPLINE_TEST_GIT_KNOWN_HOSTS=$RUN/ssh/known_hosts
-export SHIPLINE_TEST_AWS_CLI=$VENV/bin/aws
+export SHIPLINE_TEST_AWS_CLI=$VENV/bin/aws SHIPLINE_TEST_CFN_LINT=$VENV/bin/cfn-lint
 export KUBECONFIG=$RUN/k8s/kubeconfig SHIPLINE_TEST_KUBE_AUDIT_LOG=$RUN/log/kube-audit.log
 EOF
 }
