@@ -14,8 +14,29 @@ use crate::yaml::resolve::resolve_plain_v3;
 use crate::yaml::{Value, parse_documents};
 use crate::{Error, generator, hash, nameref, patch, sort, transform};
 
+/// Stack of the build thread. Every pass recurses over value trees, which the YAML reader
+/// bounds to [`crate::yaml::parse::MAX_DEPTH`] levels; this leaves room for that depth in any
+/// pass, in debug builds too (a test thread's default 2 MiB does not). Only touched pages are
+/// committed, so the cost is address space.
+const BUILD_STACK: usize = 64 << 20;
+
 /// Builds the kustomization in `dir` and returns what `kubectl kustomize DIR` prints.
+///
+/// The build runs on its own thread with a [`BUILD_STACK`]-sized stack, so hostile nesting
+/// (up to the reader's depth limit) cannot overflow the caller's stack.
 pub fn build(dir: &Path) -> Result<String, Error> {
+    std::thread::scope(|s| {
+        std::thread::Builder::new()
+            .name("kustomize-build".into())
+            .stack_size(BUILD_STACK)
+            .spawn_scoped(s, || build_on_this_thread(dir))
+            .map_err(|source| Error::Io { path: dir.to_path_buf(), source })?
+            .join()
+            .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
+    })
+}
+
+fn build_on_this_thread(dir: &Path) -> Result<String, Error> {
     let root = canonical(dir)?;
     let mut resources = Vec::new();
     let mut stack = Vec::new();
@@ -214,6 +235,10 @@ fn accumulate(
     for entry in &k.configurations {
         let path = crate::loader::restricted_file(&k, dir, "configurations", entry)?;
         tc.merge(&TransformerConfig::from_file(&path, &read(&path)?)?);
+    }
+    for entry in &k.crds {
+        let path = crate::loader::restricted_file(&k, dir, "crds", entry)?;
+        tc.merge(&crate::crds::load(&path, &read(&path)?)?);
     }
     for entry in &k.components {
         let joined = dir.join(entry);

@@ -84,6 +84,8 @@ pub struct NameRef {
     pub kind: String,
     /// Its group (empty: any).
     pub group: String,
+    /// Its version (empty: any).
+    pub version: String,
     /// The referring fields.
     pub referrers: Vec<F>,
 }
@@ -193,19 +195,21 @@ pub fn name_references() -> Vec<NameRef> {
         prio.push(F::kind(kind, &format!("{prefix}/priorityClassName"), false));
     }
     vec![
-        NameRef { kind: "Deployment".into(), group: "".into(), referrers: hpa() },
-        NameRef { kind: "ReplicationController".into(), group: "".into(), referrers: hpa() },
-        NameRef { kind: "ReplicaSet".into(), group: "".into(), referrers: hpa() },
-        NameRef { kind: "StatefulSet".into(), group: "".into(), referrers: hpa() },
-        NameRef { kind: "ConfigMap".into(), group: "".into(), referrers: cm },
-        NameRef { kind: "Secret".into(), group: "".into(), referrers: secret },
-        NameRef { kind: "Service".into(), group: "".into(), referrers: service },
+        NameRef { version: String::new(), kind: "Deployment".into(), group: "".into(), referrers: hpa() },
+        NameRef { version: String::new(), kind: "ReplicationController".into(), group: "".into(), referrers: hpa() },
+        NameRef { version: String::new(), kind: "ReplicaSet".into(), group: "".into(), referrers: hpa() },
+        NameRef { version: String::new(), kind: "StatefulSet".into(), group: "".into(), referrers: hpa() },
+        NameRef { version: String::new(), kind: "ConfigMap".into(), group: "".into(), referrers: cm },
+        NameRef { version: String::new(), kind: "Secret".into(), group: "".into(), referrers: secret },
+        NameRef { version: String::new(), kind: "Service".into(), group: "".into(), referrers: service },
         NameRef {
+            version: String::new(),
             kind: "Role".into(),
             group: rbac.into(),
             referrers: vec![F::kind("RoleBinding", "roleRef/name", false).group(rbac)],
         },
         NameRef {
+            version: String::new(),
             kind: "ClusterRole".into(),
             group: rbac.into(),
             referrers: vec![
@@ -213,9 +217,10 @@ pub fn name_references() -> Vec<NameRef> {
                 F::kind("ClusterRoleBinding", "roleRef/name", false).group(rbac),
             ],
         },
-        NameRef { kind: "ServiceAccount".into(), group: "".into(), referrers: sa },
-        NameRef { kind: "PersistentVolumeClaim".into(), group: "".into(), referrers: pvc },
+        NameRef { version: String::new(), kind: "ServiceAccount".into(), group: "".into(), referrers: sa },
+        NameRef { version: String::new(), kind: "PersistentVolumeClaim".into(), group: "".into(), referrers: pvc },
         NameRef {
+            version: String::new(),
             kind: "PersistentVolume".into(),
             group: "".into(),
             referrers: vec![
@@ -224,6 +229,7 @@ pub fn name_references() -> Vec<NameRef> {
             ],
         },
         NameRef {
+            version: String::new(),
             kind: "StorageClass".into(),
             group: "storage.k8s.io".into(),
             referrers: vec![
@@ -232,10 +238,16 @@ pub fn name_references() -> Vec<NameRef> {
                 F::kind("StatefulSet", "spec/volumeClaimTemplates/spec/storageClassName", false),
             ],
         },
-        NameRef { kind: "PriorityClass".into(), group: "scheduling.k8s.io".into(), referrers: prio },
+        NameRef {
+            version: String::new(),
+            kind: "PriorityClass".into(),
+            group: "scheduling.k8s.io".into(),
+            referrers: prio,
+        },
         // kustomize spells this group with its version, so the reference never matches
         // (measured: ingressClassName keeps the unprefixed name); kept for byte-identity.
         NameRef {
+            version: String::new(),
             kind: "IngressClass".into(),
             group: "networking.k8s.io/v1".into(),
             referrers: vec![F::kind("Ingress", "spec/ingressClassName", false)],

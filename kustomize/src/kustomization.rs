@@ -19,7 +19,6 @@ const UNSUPPORTED: &[(&str, &str)] = &[
     ("transformers", "transformer plugins may execute programs"),
     ("validators", "validator plugins may execute programs"),
     ("openapi", "custom OpenAPI schemas are not implemented yet"),
-    ("crds", "OpenAPI definition files for CRD name references are not implemented yet"),
 ];
 
 const KNOWN: &[&str] = &[
@@ -48,6 +47,7 @@ const KNOWN: &[&str] = &[
     "replacements",
     "buildMetadata",
     "configurations",
+    "crds",
     "vars",
 ];
 
@@ -207,6 +207,8 @@ pub struct Kustomization {
     pub vars: Vec<VarSpec>,
     /// `configurations` files.
     pub configurations: Vec<String>,
+    /// `crds`: OpenAPI definition files adding field specs.
+    pub crds: Vec<String>,
     /// `buildMetadata` has `originAnnotations`.
     pub origin_annotations: bool,
     /// `buildMetadata` has `managedByLabel`.
@@ -278,6 +280,7 @@ pub fn parse(file: &Path, text: &str) -> Result<Kustomization, Error> {
     k.resources.extend(f.strings(get("bases"), "bases")?);
     k.components = f.strings(get("components"), "components")?;
     k.configurations = f.strings(get("configurations"), "configurations")?;
+    k.crds = f.strings(get("crds"), "crds")?;
     k.namespace = f.opt_string(top, "namespace", "kustomization")?.filter(|s| !s.is_empty());
     k.name_prefix = f.opt_string(top, "namePrefix", "kustomization")?.filter(|s| !s.is_empty());
     k.name_suffix = f.opt_string(top, "nameSuffix", "kustomization")?.filter(|s| !s.is_empty());

@@ -7,6 +7,7 @@
 
 mod build;
 mod config;
+mod crds;
 mod error;
 mod fields;
 mod fieldspec;

@@ -164,8 +164,11 @@ impl Ctx<'_> {
         candidates: Vec<&'r Resource>,
         with_ns: bool,
     ) -> Result<Option<&'r Resource>, String> {
-        let target =
-            |id: &ResId| id.gvk.kind == self.cfg.kind && (self.cfg.group.is_empty() || id.gvk.group == self.cfg.group);
+        let target = |id: &ResId| {
+            id.gvk.kind == self.cfg.kind
+                && (self.cfg.group.is_empty() || id.gvk.group == self.cfg.group)
+                && (self.cfg.version.is_empty() || id.gvk.version == self.cfg.version)
+        };
         let referrer = self.referrer.cur_id();
         let mut c: Vec<&Resource> = candidates
             .into_iter()

@@ -1,6 +1,7 @@
 //! Transformer configuration: the built-in field specs plus those of `configurations` files,
 //! accumulated from bases upward as kustomize does.
 
+use std::collections::HashSet;
 use std::path::Path;
 
 use crate::Error;
@@ -28,6 +29,10 @@ pub struct TransformerConfig {
     pub replicas: Vec<FieldSpec>,
     /// Fields where legacy `vars` are expanded.
     pub var_references: Vec<FieldSpec>,
+    /// Whether anything beyond the built-in specs was added (`configurations`, `crds`).
+    /// Merging a configuration that is not customized into one that holds the built-ins is a
+    /// no-op, and is skipped: large trees merge one configuration per directory.
+    pub customized: bool,
 }
 
 impl Default for TransformerConfig {
@@ -41,21 +46,29 @@ impl Default for TransformerConfig {
             images: Vec::new(),
             replicas: config::replicas(),
             var_references: config::var_references(),
+            customized: false,
         }
     }
 }
 
+/// Appends the specs of `from` that `into` lacks (same path, group, version and kind), keeping
+/// order. Hash-based: every directory of a large tree merges whole configurations upward.
 fn merge_specs(into: &mut Vec<FieldSpec>, from: &[FieldSpec]) {
-    for f in from {
-        if !into.iter().any(|x| x.path == f.path && x.group == f.group && x.version == f.version && x.kind == f.kind) {
-            into.push(f.clone());
-        }
+    fn key(x: &FieldSpec) -> (&str, &str, &str, &str) {
+        (&x.path, &x.group, &x.version, &x.kind)
     }
+    let mut have: HashSet<_> = into.iter().map(key).collect();
+    let new: Vec<FieldSpec> = from.iter().filter(|f| have.insert(key(f))).cloned().collect();
+    into.extend(new);
 }
 
 impl TransformerConfig {
     /// Adds another configuration's field specs (duplicates ignored).
     pub fn merge(&mut self, o: &TransformerConfig) {
+        if !o.customized {
+            return;
+        }
+        self.customized = true;
         merge_specs(&mut self.common_labels, &o.common_labels);
         merge_specs(&mut self.template_labels, &o.template_labels);
         merge_specs(&mut self.common_annotations, &o.common_annotations);
@@ -64,10 +77,32 @@ impl TransformerConfig {
         merge_specs(&mut self.replicas, &o.replicas);
         merge_specs(&mut self.var_references, &o.var_references);
         for r in &o.name_references {
-            match self.name_references.iter_mut().find(|x| x.kind == r.kind && x.group == r.group) {
-                Some(x) => merge_specs(&mut x.referrers, &r.referrers),
-                None => self.name_references.push(r.clone()),
-            }
+            self.add_name_reference(r.clone());
+        }
+    }
+
+    /// A configuration with no field specs at all (not even the built-in ones).
+    pub fn empty() -> TransformerConfig {
+        TransformerConfig {
+            common_labels: Vec::new(),
+            template_labels: Vec::new(),
+            common_annotations: Vec::new(),
+            namespace: Vec::new(),
+            name_references: Vec::new(),
+            images: Vec::new(),
+            replicas: Vec::new(),
+            var_references: Vec::new(),
+            customized: true,
+        }
+    }
+
+    /// Adds a name reference, merged into an existing one for the same kind, group and
+    /// version (kustomize merges back references by exact GVK).
+    pub fn add_name_reference(&mut self, r: NameRef) {
+        let same = |x: &NameRef| x.kind == r.kind && x.group == r.group && x.version == r.version;
+        match self.name_references.iter_mut().find(|x| same(x)) {
+            Some(x) => merge_specs(&mut x.referrers, &r.referrers),
+            None => self.name_references.push(r),
         }
     }
 
@@ -77,16 +112,7 @@ impl TransformerConfig {
             crate::yaml::parse_one_yaml11(text).map_err(|e| Error::Yaml { path: path.to_path_buf(), message: e.0 })?;
         let f = Fields { file: path };
         let top = f.map(&doc, "configuration")?;
-        let mut tc = TransformerConfig {
-            common_labels: Vec::new(),
-            template_labels: Vec::new(),
-            common_annotations: Vec::new(),
-            namespace: Vec::new(),
-            name_references: Vec::new(),
-            images: Vec::new(),
-            replicas: Vec::new(),
-            var_references: Vec::new(),
-        };
+        let mut tc = TransformerConfig::empty();
         for (key, v) in top {
             let specs = || specs_of(&f, v, key);
             match key.as_str() {
@@ -105,6 +131,7 @@ impl TransformerConfig {
                         tc.name_references.push(NameRef {
                             kind: f.opt_string(m, "kind", &field)?.unwrap_or_default(),
                             group: f.opt_string(m, "group", &field)?.unwrap_or_default(),
+                            version: f.opt_string(m, "version", &field)?.unwrap_or_default(),
                             referrers: specs_of(&f, m.get("fieldSpecs").unwrap_or(&Value::Null), &field)?,
                         });
                     }

@@ -17,6 +17,15 @@ impl std::fmt::Display for ParseError {
     }
 }
 
+/// The deepest nesting of collections accepted (counting levels reached through aliases).
+/// Every later pass (merge, emit, drop) recurses over the tree, so this bounds their stack use;
+/// Kubernetes manifests, even CRD schemas, stay far below it.
+pub const MAX_DEPTH: usize = 256;
+
+/// How many nodes anchors and aliases may copy in one file. A "billion laughs" alias bomb
+/// fails here instead of exhausting memory; real manifests copy a few hundred at most.
+pub const MAX_ALIAS_NODES: usize = 250_000;
+
 /// Parses every document of a YAML stream. Empty documents come back as [`Value::Null`].
 pub fn parse_documents(text: &str) -> Result<Vec<Value>, ParseError> {
     parse_with(text, false)
@@ -38,12 +47,17 @@ fn parse_with(text: &str, yaml11: bool) -> Result<Vec<Value>, ParseError> {
     // feature (feature unification) would make the parser emit Comment events here.
     let mut options = granit_parser::Options::default();
     options.emit_comments = false;
+    options.flow_nesting_limit = MAX_DEPTH;
+    options.block_nesting_limit = MAX_DEPTH;
     let mut b = Builder {
         events: Parser::new_from_str_with_options(text, options),
         anchors: HashMap::new(),
         yaml11,
         last_empty: false,
         path: Vec::new(),
+        depth: 0,
+        nodes: 0,
+        copied: 0,
     };
     let mut docs = Vec::new();
     loop {
@@ -80,19 +94,32 @@ pub fn parse_one(text: &str) -> Result<Value, ParseError> {
 
 struct Builder<'a> {
     events: Parser<'a, granit_parser::StrInput<'a>>,
-    anchors: HashMap<usize, Value>,
+    /// Anchored nodes: the value, its node count and its height.
+    anchors: HashMap<usize, (Value, usize, usize)>,
     yaml11: bool,
     /// Whether the last event read spans no source text (an empty scalar, reported as `~`).
     last_empty: bool,
     /// Keys from the document root to the node being built (`[]` for sequence items).
     path: Vec<String>,
+    /// Collections currently open around the node being built.
+    depth: usize,
+    /// Nodes built so far, aliases counted with the size of what they copy.
+    nodes: usize,
+    /// Nodes copied by anchors and aliases so far (bounded by [`MAX_ALIAS_NODES`]).
+    copied: usize,
 }
 
 impl<'a> Builder<'a> {
     fn next(&mut self) -> Result<Event<'a>, ParseError> {
         match self.events.next_event() {
             None => Err(ParseError("unexpected end of YAML".into())),
-            Some(Err(e)) => Err(ParseError(e.to_string())),
+            Some(Err(e)) => {
+                let text = e.to_string();
+                if text.contains("recursion limit exceeded") {
+                    return Err(ParseError(format!("{}: {text}", too_deep().0)));
+                }
+                Err(ParseError(text))
+            }
             Some(Ok((ev, span))) => {
                 self.last_empty = span.start.index() == span.end.index();
                 Ok(ev)
@@ -101,6 +128,8 @@ impl<'a> Builder<'a> {
     }
 
     fn node(&mut self, ev: Event<'a>) -> Result<Value, ParseError> {
+        let start = self.nodes;
+        self.nodes += 1;
         let (value, anchor) = match ev {
             Event::Scalar(text, style, anchor, _) if self.in_top_annotations() => {
                 let blank = self.last_empty && style == ScalarStyle::Plain;
@@ -112,9 +141,19 @@ impl<'a> Builder<'a> {
             }
             Event::Scalar(text, style, anchor, tag) => (scalar(&text, style, tag.as_deref(), self.yaml11)?, anchor),
             Event::Alias(id) => {
-                return self.anchors.get(&id).cloned().ok_or_else(|| ParseError("unknown YAML alias".into()));
+                let (size, height) = match self.anchors.get(&id) {
+                    Some((_, size, height)) => (*size, *height),
+                    None => return Err(ParseError("unknown YAML alias".into())),
+                };
+                self.copy_budget(size)?;
+                if self.depth + height > MAX_DEPTH {
+                    return Err(too_deep());
+                }
+                self.nodes += size;
+                return Ok(self.anchors[&id].0.clone());
             }
             Event::SequenceStart(_, anchor, _) => {
+                self.open()?;
                 let mut items = Vec::new();
                 self.path.push("[]".into());
                 loop {
@@ -124,15 +163,40 @@ impl<'a> Builder<'a> {
                     }
                 }
                 self.path.pop();
+                self.depth -= 1;
                 (Value::Seq(items), anchor)
             }
-            Event::MappingStart(_, anchor, _) => (self.mapping()?, anchor),
+            Event::MappingStart(_, anchor, _) => {
+                self.open()?;
+                let map = self.mapping()?;
+                self.depth -= 1;
+                (map, anchor)
+            }
             other => return Err(ParseError(format!("unexpected YAML event {other:?}"))),
         };
         if anchor != 0 {
-            self.anchors.insert(anchor, value.clone());
+            let size = self.nodes - start;
+            self.copy_budget(size)?;
+            self.anchors.insert(anchor, (value.clone(), size, height(&value)));
         }
         Ok(value)
+    }
+
+    /// Enters a collection, refusing nesting deeper than [`MAX_DEPTH`].
+    fn open(&mut self) -> Result<(), ParseError> {
+        self.depth += 1;
+        if self.depth > MAX_DEPTH { Err(too_deep()) } else { Ok(()) }
+    }
+
+    /// Accounts for `size` nodes copied by an anchor or alias.
+    fn copy_budget(&mut self, size: usize) -> Result<(), ParseError> {
+        self.copied = self.copied.saturating_add(size);
+        if self.copied > MAX_ALIAS_NODES {
+            return Err(ParseError(format!(
+                "document contains excessive aliasing: anchors and aliases would copy more than {MAX_ALIAS_NODES} nodes"
+            )));
+        }
+        Ok(())
     }
 
     /// Whether the node being built is a value of a resource's `metadata.annotations` (of
@@ -197,6 +261,19 @@ impl<'a> Builder<'a> {
             }
         }
         Ok(Value::Map(map))
+    }
+}
+
+fn too_deep() -> ParseError {
+    ParseError(format!("collections nested more than {MAX_DEPTH} levels deep"))
+}
+
+/// Levels of collections in a value (a scalar is 0).
+fn height(v: &Value) -> usize {
+    match v {
+        Value::Seq(items) => 1 + items.iter().map(height).max().unwrap_or(0),
+        Value::Map(m) => 1 + m.values().map(height).max().unwrap_or(0),
+        _ => 0,
     }
 }
 
@@ -292,6 +369,39 @@ mod tests {
         assert_eq!(v.get("a"), Some(&Value::Blank));
         assert_eq!(v.get("b"), Some(&Value::Null));
         assert_eq!(v.get("c"), Some(&Value::Null));
+    }
+
+    #[test]
+    fn alias_bombs_are_refused() {
+        let mut text = String::from("a0: &a0 [x, x, x, x, x, x, x, x, x, x]\n");
+        for i in 1..10 {
+            let refs = vec![format!("*a{}", i - 1); 10].join(", ");
+            text.push_str(&format!("a{i}: &a{i} [{refs}]\n"));
+        }
+        let err = parse_one(&text).unwrap_err();
+        assert!(err.0.contains("excessive aliasing"), "{err}");
+        // Modest reuse stays fine.
+        let v = parse_one("a: &a {x: [1, 2, 3]}\nb: [*a, *a, *a]\n").unwrap();
+        assert_eq!(v.get("b").and_then(|b| b.as_seq()).map(Vec::len), Some(3));
+    }
+
+    #[test]
+    fn deep_nesting_is_refused() {
+        let ok = format!("{}{}", "[".repeat(MAX_DEPTH), "]".repeat(MAX_DEPTH));
+        assert!(parse_one(&ok).is_ok());
+        for deep in [
+            format!("{}{}", "[".repeat(MAX_DEPTH + 1), "]".repeat(MAX_DEPTH + 1)),
+            format!("{}{}", "{a: ".repeat(100_000), "}".repeat(100_000)),
+            "- ".repeat(MAX_DEPTH + 1),
+        ] {
+            let err = parse_one(&deep).unwrap_err();
+            assert!(err.0.contains("nested more than"), "{err}");
+        }
+        // Through aliases: a deep anchor used deep again.
+        let half = MAX_DEPTH / 2 + 1;
+        let text =
+            format!("a: &a {}{}\nb: {}*a{}\n", "[".repeat(half), "]".repeat(half), "[".repeat(half), "]".repeat(half));
+        assert!(parse_one(&text).unwrap_err().0.contains("nested more than"));
     }
 
     #[test]
