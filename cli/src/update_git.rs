@@ -42,6 +42,9 @@ pub struct GitArgs {
     /// Extra CA certificates (PEM) to trust for the HTTPS git server.
     #[arg(long, value_name = "FILE", requires = "git")]
     ca_file: Option<PathBuf>,
+    /// Commit author as `NAME <EMAIL>` [default: the repository configuration's].
+    #[arg(long, value_name = "NAME <EMAIL>", requires = "git")]
+    author: Option<String>,
     /// A `Key: value` trailer for the commit message (repeatable), e.g. CodeBuild-Build-Arn=...
     #[arg(long, value_name = "KEY=VALUE", requires = "git")]
     trailer: Vec<String>,
@@ -70,6 +73,17 @@ fn auth(args: &GitArgs, url: &str) -> Result<GitAuth, String> {
         (Some(_), Err(_)) => Err("--git-username needs the password in SHIPLINE_GIT_PASSWORD".into()),
         (None, _) => Ok(GitAuth::Anonymous),
     }
+}
+
+fn parse_author(raw: &str) -> Result<(String, String), String> {
+    let bad = || format!("--author {raw:?}: expected NAME <EMAIL>");
+    let (name, rest) = raw.split_once('<').ok_or_else(bad)?;
+    let email = rest.strip_suffix('>').ok_or_else(bad)?.trim();
+    let name = name.trim();
+    if name.is_empty() || !email.contains('@') {
+        return Err(bad());
+    }
+    Ok((name.to_owned(), email.to_owned()))
 }
 
 fn candidates(raw: &[String]) -> Result<BTreeMap<String, Vec<Candidate>>, String> {
@@ -104,6 +118,7 @@ pub fn run(args: &GitArgs, url: &str, dry_run: bool, json: bool) -> Result<(), S
         candidates: candidates(&args.candidate)?,
         trailers,
         dry_run,
+        author: args.author.as_deref().map(parse_author).transpose()?,
     };
     if req.candidates.is_empty() && !args.from_ecr {
         return Err("no candidates: pass --candidate REPOSITORY:TAG or --from-ecr".into());

@@ -43,6 +43,8 @@ pub struct UpdateRequest {
     pub trailers: Vec<(String, String)>,
     /// Plan only: clone and edit in a scratch directory, but neither commit nor push.
     pub dry_run: bool,
+    /// Commit author `(name, email)`, overriding the repository configuration's.
+    pub author: Option<(String, String)>,
 }
 
 /// What an update did.
@@ -155,8 +157,14 @@ pub fn run(req: &UpdateRequest, lookup: Option<&CandidateLookup<'_>>) -> Result<
                 });
             }
         }
-        let author = git2::Signature::now(&cfg.commit.author_name, &cfg.commit.author_email).map_err(|source| {
-            GitError::Remote { action: "making the commit author for", url: remote.shown_url(), source }
+        let (author_name, author_email) = match &req.author {
+            Some((name, email)) => (name.as_str(), email.as_str()),
+            None => (cfg.commit.author_name.as_str(), cfg.commit.author_email.as_str()),
+        };
+        let author = git2::Signature::now(author_name, author_email).map_err(|source| GitError::Remote {
+            action: "making the commit author for",
+            url: remote.shown_url(),
+            source,
         })?;
         let message = commit_message(&cfg, &outcome, scratch.path(), &req.trailers);
         let Some(commit) = git::commit_all(&repo, &message, &author)? else {

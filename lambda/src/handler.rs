@@ -147,6 +147,7 @@ impl Handler {
             candidates: Default::default(),
             trailers,
             dry_run: settings.dry_run,
+            author: settings.author.clone(),
         };
         let owned = image.clone();
         let (outcome, found) = tokio::task::spawn_blocking(move || {

@@ -43,6 +43,9 @@ pub struct Settings {
     pub ca_file: Option<PathBuf>,
     /// `SHIPLINE_DRY_RUN=true`: plan and log, never commit or push.
     pub dry_run: bool,
+    /// `SHIPLINE_COMMIT_AUTHOR_NAME` and `SHIPLINE_COMMIT_AUTHOR_EMAIL` (both or neither): the
+    /// commit author; unset takes the repository configuration's.
+    pub author: Option<(String, String)>,
 }
 
 impl Settings {
@@ -88,7 +91,20 @@ impl Settings {
             Some("true" | "1") => true,
             Some(other) => return Err(bad(format!("SHIPLINE_DRY_RUN={other:?}: expected true or false"))),
         };
+        let author = match (get("SHIPLINE_COMMIT_AUTHOR_NAME"), get("SHIPLINE_COMMIT_AUTHOR_EMAIL")) {
+            (Some(name), Some(email)) if email.contains('@') => Some((name, email)),
+            (Some(_), Some(email)) => {
+                return Err(bad(format!("SHIPLINE_COMMIT_AUTHOR_EMAIL={email:?} is not an e-mail address")));
+            }
+            (None, None) => None,
+            _ => {
+                return Err(bad(
+                    "set both SHIPLINE_COMMIT_AUTHOR_NAME and SHIPLINE_COMMIT_AUTHOR_EMAIL, or neither".into()
+                ));
+            }
+        };
         Ok(Self {
+            author,
             git_url,
             branch: get("SHIPLINE_GIT_BRANCH"),
             config_path: get("SHIPLINE_CONFIG_PATH").unwrap_or_else(|| DEFAULT_CONFIG_PATH.into()),
@@ -114,7 +130,7 @@ mod tests {
         let s = settings(&[("SHIPLINE_GIT_URL", CC)]).unwrap();
         assert_eq!(s.auth, AuthMode::Iam);
         assert_eq!(s.config_path, "shipline.yaml");
-        assert_eq!((s.branch, s.ca_file, s.dry_run), (None, None, false));
+        assert_eq!((s.branch, s.ca_file, s.dry_run, s.author), (None, None, false, None));
     }
 
     #[test]
@@ -128,8 +144,11 @@ mod tests {
             ("SHIPLINE_GIT_PASSWORD", "hunter2"),
             ("SHIPLINE_GIT_CA_FILE", "/opt/ca.pem"),
             ("SHIPLINE_DRY_RUN", "true"),
+            ("SHIPLINE_COMMIT_AUTHOR_NAME", "deploy-bot"),
+            ("SHIPLINE_COMMIT_AUTHOR_EMAIL", "deploy-bot@example.com"),
         ])
         .unwrap();
+        assert_eq!(s.author, Some(("deploy-bot".into(), "deploy-bot@example.com".into())));
         assert_eq!(s.branch.as_deref(), Some("release"));
         assert_eq!(s.config_path, "clusters/dev");
         assert_eq!(s.auth, AuthMode::Password { username: "ci".into(), password: Secret::new("hunter2") });
@@ -140,7 +159,16 @@ mod tests {
 
     #[test]
     fn invalid_settings_name_the_variable() {
-        let cases: [(&[(&str, &str)], &str); 6] = [
+        let cases: [(&[(&str, &str)], &str); 8] = [
+            (&[("SHIPLINE_GIT_URL", CC), ("SHIPLINE_COMMIT_AUTHOR_NAME", "bot")], "or neither"),
+            (
+                &[
+                    ("SHIPLINE_GIT_URL", CC),
+                    ("SHIPLINE_COMMIT_AUTHOR_NAME", "bot"),
+                    ("SHIPLINE_COMMIT_AUTHOR_EMAIL", "nope"),
+                ],
+                "SHIPLINE_COMMIT_AUTHOR_EMAIL=\"nope\"",
+            ),
             (&[], "SHIPLINE_GIT_URL"),
             (&[("SHIPLINE_GIT_URL", "  ")], "SHIPLINE_GIT_URL"),
             (&[("SHIPLINE_GIT_URL", "http://x/y")], "SHIPLINE_GIT_AUTH=iam"),

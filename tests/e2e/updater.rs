@@ -51,6 +51,7 @@ fn request(url: &str, auth: GitAuth, image: &str) -> UpdateRequest {
         candidates: BTreeMap::from([(repo.to_owned(), vec![Candidate { tag: tag.to_owned(), digest: None }])]),
         trailers: vec![("Image-Source".into(), "e2e".into())],
         dry_run: false,
+        author: None,
     }
 }
 
@@ -134,7 +135,9 @@ fn an_older_build_changes_nothing_and_a_newer_one_does() {
     assert!(image_line(&repo, 1).contains("main-1f49071-24"));
     let other_branch = run("reg/svc-1:feature-x-abcdef0-99");
     assert_eq!(other_branch.commit, None, "the policy only takes main");
-    assert!(run("reg/svc-1:main-abcdef0-25").commit.is_some());
+    let mut newer = request(&repo.https_url, https_auth(&server), "reg/svc-1:main-abcdef0-25");
+    newer.author = Some(("deploy-bot".into(), "deploy-bot@example.invalid".into()));
+    assert!(updater::run(&newer, None).expect("update").commit.is_some());
     assert!(image_line(&repo, 1).contains("main-abcdef0-25"));
     assert_eq!(repo.commits_on_main(), 3);
 
@@ -148,7 +151,9 @@ fn an_older_build_changes_nothing_and_a_newer_one_does() {
         "{message}"
     );
     assert!(message.contains("\nImage-Source: e2e\n"), "{message}");
-    assert_eq!(head.author().name().ok(), Some("shipline-test"));
+    assert_eq!(head.author().name().ok(), Some("deploy-bot"), "the request's author overrides the configuration's");
+    let first = head.parent(0).unwrap();
+    assert_eq!(first.author().name().ok(), Some("shipline-test"), "otherwise the configuration's author");
 }
 
 #[test]
