@@ -184,6 +184,13 @@ impl RegistryClient {
         }
     }
 
+    /// The error for a response with an unexpected status, carrying the start of its body (the
+    /// registry's error codes).
+    async fn unexpected(&self, action: &'static str, object: &str, resp: Response) -> RegistryError {
+        let status = resp.status();
+        self.status_error(action, object, status, resp.text().await.unwrap_or_default())
+    }
+
     /// Sends the request `make` builds, with auth, the bearer challenge and retries. Returns the
     /// response whatever its status; callers decide what is success.
     async fn send(
@@ -262,13 +269,7 @@ impl RegistryClient {
             message: error_chain(&e),
         })?;
         if !resp.status().is_success() {
-            let status = resp.status();
-            return Err(self.status_error(
-                "fetching a token for",
-                object,
-                status,
-                resp.text().await.unwrap_or_default(),
-            ));
+            return Err(self.unexpected("fetching a token for", object, resp).await);
         }
         let bytes = resp.bytes().await.map_err(|e| RegistryError::Content(format!("token response: {e}")))?;
         let body: serde_json::Value =
@@ -302,7 +303,7 @@ impl RegistryClient {
         match resp.status() {
             StatusCode::CREATED => Ok(Mount::Mounted),
             StatusCode::ACCEPTED => Ok(Mount::Declined),
-            s => Err(self.status_error("mounting blob", digest, s, resp.text().await.unwrap_or_default())),
+            _ => Err(self.unexpected("mounting blob", digest, resp).await),
         }
     }
 
@@ -311,13 +312,7 @@ impl RegistryClient {
         let start =
             self.send("starting upload of blob", digest, || Ok(self.http.post(self.url("blobs/uploads/")))).await?;
         if start.status() != StatusCode::ACCEPTED {
-            let status = start.status();
-            return Err(self.status_error(
-                "starting upload of blob",
-                digest,
-                status,
-                start.text().await.unwrap_or_default(),
-            ));
+            return Err(self.unexpected("starting upload of blob", digest, start).await);
         }
         let location =
             start.headers().get(header::LOCATION).and_then(|l| l.to_str().ok()).unwrap_or_default().to_owned();
@@ -346,7 +341,7 @@ impl RegistryClient {
         }
         match resp.status() {
             StatusCode::CREATED => Ok(()),
-            s => Err(self.status_error("uploading blob", digest, s, resp.text().await.unwrap_or_default())),
+            _ => Err(self.unexpected("uploading blob", digest, resp).await),
         }
     }
 
@@ -359,13 +354,7 @@ impl RegistryClient {
             })
             .await?;
         if !resp.status().is_success() {
-            let status = resp.status();
-            return Err(self.status_error(
-                "putting manifest",
-                reference,
-                status,
-                resp.text().await.unwrap_or_default(),
-            ));
+            return Err(self.unexpected("putting manifest", reference, resp).await);
         }
         if let Some(returned) = resp.headers().get("docker-content-digest").and_then(|d| d.to_str().ok())
             && returned != manifest.digest
@@ -400,7 +389,7 @@ impl RegistryClient {
                     .map_err(|e| RegistryError::Content(format!("{}: manifest {reference}: {e}", self.repo)))?;
                 Ok(Some(Manifest::new(bytes.to_vec(), media_type)))
             }
-            s => Err(self.status_error("getting manifest", reference, s, resp.text().await.unwrap_or_default())),
+            _ => Err(self.unexpected("getting manifest", reference, resp).await),
         }
     }
 }
