@@ -78,12 +78,12 @@ pub fn credentials_at(
     let date = &timestamp[..8.min(timestamp.len())];
     let scope = format!("{date}/{region}/codecommit/aws4_request");
     let string_to_sign =
-        format!("AWS4-HMAC-SHA256\n{timestamp}\n{scope}\n{}", hex(sha256(canonical_request.as_bytes()).as_ref()));
+        format!("AWS4-HMAC-SHA256\n{timestamp}\n{scope}\n{}", crate::oci::sha256_hex(canonical_request.as_bytes()));
     let mut key = hmac(format!("AWS4{}", creds.secret_access_key.expose()).as_bytes(), date.as_bytes());
     for part in [region, "codecommit", "aws4_request"] {
         key = hmac(&key, part.as_bytes());
     }
-    let signature = hex(&hmac(&key, string_to_sign.as_bytes()));
+    let signature = crate::oci::hex(&hmac(&key, string_to_sign.as_bytes()));
     let username = match &creds.session_token {
         Some(token) => format!("{}%{}", creds.access_key_id, token.expose()),
         None => creds.access_key_id.clone(),
@@ -115,16 +115,8 @@ pub async fn git_auth(url: &str, sdk: &aws_config::SdkConfig) -> Result<GitAuth,
     Ok(GitAuth::UserPassword { username, password })
 }
 
-fn sha256(data: &[u8]) -> ring::digest::Digest {
-    ring::digest::digest(&ring::digest::SHA256, data)
-}
-
 fn hmac(key: &[u8], data: &[u8]) -> Vec<u8> {
     ring::hmac::sign(&ring::hmac::Key::new(ring::hmac::HMAC_SHA256, key), data).as_ref().to_vec()
-}
-
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 #[cfg(test)]

@@ -3,9 +3,7 @@
 use base64::Engine as _;
 use shipline_e2e::{Registry, unique_name};
 
-fn sha256_hex(data: &[u8]) -> String {
-    ring::digest::digest(&ring::digest::SHA256, data).as_ref().iter().map(|b| format!("{b:02x}")).collect()
-}
+use shipline_core::oci::sha256_digest;
 
 #[tokio::test]
 async fn registry_takes_a_blob_with_basic_auth() {
@@ -23,7 +21,7 @@ async fn registry_takes_a_blob_with_basic_auth() {
 
     let repo = unique_name("smoke");
     let blob = format!("shipline smoke blob {repo}").into_bytes();
-    let digest = format!("sha256:{}", sha256_hex(&blob));
+    let digest = sha256_digest(&blob);
     let start = http.post(format!("{base}/{repo}/blobs/uploads/")).header("Authorization", &auth).send().await.unwrap();
     assert_eq!(start.status(), 202, "start upload");
     let location = start.headers()["location"].to_str().unwrap().to_owned();
@@ -50,7 +48,7 @@ async fn registry_takes_a_blob_with_basic_auth() {
     let location = if location.starts_with("http") { location } else { format!("http://{}{location}", reg.host) };
     let sep = if location.contains('?') { '&' } else { '?' };
     let wrong = http
-        .put(format!("{location}{sep}digest=sha256:{}", sha256_hex(b"other")))
+        .put(format!("{location}{sep}digest={}", sha256_digest(b"other")))
         .header("Authorization", &auth)
         .body(blob)
         .send()

@@ -5,9 +5,7 @@ use std::path::Path;
 
 use serde_json::json;
 
-fn sha256_hex(data: &[u8]) -> String {
-    ring::digest::digest(&ring::digest::SHA256, data).as_ref().iter().map(|b| format!("{b:02x}")).collect()
-}
+use shipline_core::oci::sha256_hex;
 
 /// Deterministic pseudo-random bytes (xorshift), so layers differ per seed.
 pub fn pseudo_random(seed: u64, len: usize) -> Vec<u8> {

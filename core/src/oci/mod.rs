@@ -32,8 +32,12 @@ pub fn is_index(media_type: &str) -> bool {
 
 /// `sha256:<hex>` of `data`.
 pub fn sha256_digest(data: &[u8]) -> String {
-    let d = ring::digest::digest(&ring::digest::SHA256, data);
-    format!("sha256:{}", hex(d.as_ref()))
+    format!("sha256:{}", sha256_hex(data))
+}
+
+/// Lower-case hex SHA-256 of `data`.
+pub fn sha256_hex(data: &[u8]) -> String {
+    hex(ring::digest::digest(&ring::digest::SHA256, data).as_ref())
 }
 
 pub(crate) fn hex(bytes: &[u8]) -> String {
