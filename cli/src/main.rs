@@ -2,6 +2,7 @@
 
 mod build;
 mod images;
+mod reconcile;
 mod tag;
 mod update;
 mod update_git;
@@ -33,6 +34,8 @@ enum Command {
     Push(images::PushArgs),
     /// Set image references in overlays: Flux `$imagepolicy` markers and kustomize `images:`.
     Update(update::UpdateArgs),
+    /// Keep kustomize overlays from git applied: server-side apply, drift correction, prune.
+    Reconcile(reconcile::ReconcileArgs),
 }
 
 fn main() -> ExitCode {
@@ -44,6 +47,7 @@ fn main() -> ExitCode {
         Command::Retag(args) => images::retag(&args),
         Command::Build(args) => build::run(&args),
         Command::Push(args) => images::push(&args),
+        Command::Reconcile(args) => reconcile::run(&args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

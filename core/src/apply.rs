@@ -2,7 +2,7 @@
 //! objects, resolve every kind through discovery, and apply in dependency order (Namespaces and
 //! CRDs first) with a field manager. The first brick of the in-cluster reconciler.
 
-use kube::api::{Api, DynamicObject, Patch, PatchParams};
+use kube::api::{Api, ApiResource, DynamicObject, Patch, PatchParams};
 use kube::core::GroupVersionKind;
 use kube::discovery::{Discovery, Scope};
 
@@ -28,7 +28,7 @@ pub enum ApplyError {
         name: String,
     },
     /// The API server refused the apply.
-    #[error("{kind} {namespace}{name}: {source}")]
+    #[error("{kind} {namespace}{name}: {}", api_message(source))]
     Api {
         /// Kind.
         kind: String,
@@ -42,6 +42,15 @@ pub enum ApplyError {
     /// Discovery failed.
     #[error("API discovery: {0}")]
     Discovery(Box<kube::Error>),
+}
+
+/// The API server's own message for an API error (`namespaces "x" not found (NotFound, 404)`),
+/// without the client's debug dump; other errors as the client prints them.
+pub fn api_message(error: &kube::Error) -> String {
+    match error {
+        kube::Error::Api(status) => format!("{} ({}, {})", status.message, status.reason, status.code),
+        other => other.to_string(),
+    }
 }
 
 /// Parses a multi-document YAML stream (e.g. `shipline build` output) into objects.
@@ -65,13 +74,30 @@ pub fn parse_objects(stream: &str) -> Result<Vec<DynamicObject>, ApplyError> {
         .collect()
 }
 
-/// Apply order: Namespaces, then CRDs, then everything else in build order.
-fn rank(obj: &DynamicObject) -> u8 {
-    match obj.types.as_ref().map(|t| t.kind.as_str()) {
-        Some("Namespace") => 0,
-        Some("CustomResourceDefinition") => 1,
+/// Apply order: Namespaces, then CRDs, then everything else in build order. Deletion (prune)
+/// uses the reverse.
+pub fn rank(obj: &DynamicObject) -> u8 {
+    kind_rank(obj.types.as_ref().map_or("", |t| t.kind.as_str()))
+}
+
+/// [`rank`] by kind name.
+pub fn kind_rank(kind: &str) -> u8 {
+    match kind {
+        "Namespace" => 0,
+        "CustomResourceDefinition" => 1,
         _ => 2,
     }
+}
+
+/// Where one object lives in the API: its typed handle, resolved through discovery.
+pub struct Target {
+    /// A handle for this object's resource, namespaced when the kind is.
+    pub api: Api<DynamicObject>,
+    /// The object's namespace (the default namespace when the build left it out), or `None` for
+    /// cluster-scoped kinds.
+    pub namespace: Option<String>,
+    /// The resource (group, version, plural) discovery resolved.
+    pub resource: ApiResource,
 }
 
 /// Applies objects with server-side apply.
@@ -88,6 +114,23 @@ impl Applier {
         Ok(Self { client, discovery, default_namespace: default_namespace.to_owned() })
     }
 
+    /// Runs discovery again, e.g. after CRDs were applied so their kinds resolve.
+    pub async fn refresh(&mut self) -> Result<(), ApplyError> {
+        self.discovery =
+            Discovery::new(self.client.clone()).run().await.map_err(|e| ApplyError::Discovery(Box::new(e)))?;
+        Ok(())
+    }
+
+    /// The client this applier talks through.
+    pub fn client(&self) -> &kube::Client {
+        &self.client
+    }
+
+    /// Whether the cluster serves `api_version`/`kind`.
+    pub fn serves(&self, api_version: &str, kind: &str) -> bool {
+        self.discovery.resolve_gvk(&gvk(api_version, kind)).is_some()
+    }
+
     /// Server-side applies `objects` (sorted by [`rank`]) as `field_manager`; with `dry_run`,
     /// the server validates and answers but persists nothing. Returns the applied objects.
     pub async fn apply_all(
@@ -102,36 +145,59 @@ impl Applier {
         params.dry_run = dry_run;
         let mut out = Vec::with_capacity(ordered.len());
         for obj in ordered {
-            out.push(self.apply_one(obj, &params).await?);
+            out.push(self.apply(obj, &params).await?);
         }
         Ok(out)
     }
 
-    async fn apply_one(&self, obj: &DynamicObject, params: &PatchParams) -> Result<DynamicObject, ApplyError> {
-        let types = obj.types.clone().unwrap_or_default();
-        let name = obj.metadata.name.clone().unwrap_or_default();
-        let (group, version) = types.api_version.rsplit_once('/').unwrap_or(("", &types.api_version));
-        let gvk = GroupVersionKind::gvk(group, version, &types.kind);
-        let (resource, caps) = self.discovery.resolve_gvk(&gvk).ok_or_else(|| ApplyError::UnknownKind {
-            api_version: types.api_version.clone(),
-            kind: types.kind.clone(),
-            name: name.clone(),
-        })?;
+    /// Resolves `api_version`/`kind` and the namespace of an object through discovery.
+    pub fn target(
+        &self,
+        api_version: &str,
+        kind: &str,
+        name: &str,
+        namespace: Option<&str>,
+    ) -> Result<Target, ApplyError> {
+        let (resource, caps) =
+            self.discovery.resolve_gvk(&gvk(api_version, kind)).ok_or_else(|| ApplyError::UnknownKind {
+                api_version: api_version.to_owned(),
+                kind: kind.to_owned(),
+                name: name.to_owned(),
+            })?;
         let namespace = match caps.scope {
-            Scope::Namespaced => Some(obj.metadata.namespace.clone().unwrap_or_else(|| self.default_namespace.clone())),
+            Scope::Namespaced => Some(namespace.unwrap_or(&self.default_namespace).to_owned()),
             Scope::Cluster => None,
         };
-        let api: Api<DynamicObject> = match &namespace {
+        let api = match &namespace {
             Some(ns) => Api::namespaced_with(self.client.clone(), ns, &resource),
             None => Api::all_with(self.client.clone(), &resource),
         };
-        api.patch(&name, params, &Patch::Apply(obj)).await.map_err(|source| ApplyError::Api {
-            kind: types.kind.clone(),
-            namespace: namespace.map(|n| format!("{n}/")).unwrap_or_default(),
+        Ok(Target { api, namespace, resource })
+    }
+
+    /// [`Applier::target`] for an object.
+    pub fn target_of(&self, obj: &DynamicObject) -> Result<Target, ApplyError> {
+        let types = obj.types.clone().unwrap_or_default();
+        let name = obj.metadata.name.as_deref().unwrap_or_default();
+        self.target(&types.api_version, &types.kind, name, obj.metadata.namespace.as_deref())
+    }
+
+    /// Server-side applies one object with `params`.
+    pub async fn apply(&self, obj: &DynamicObject, params: &PatchParams) -> Result<DynamicObject, ApplyError> {
+        let target = self.target_of(obj)?;
+        let name = obj.metadata.name.clone().unwrap_or_default();
+        target.api.patch(&name, params, &Patch::Apply(obj)).await.map_err(|source| ApplyError::Api {
+            kind: obj.types.as_ref().map(|t| t.kind.clone()).unwrap_or_default(),
+            namespace: target.namespace.map(|n| format!("{n}/")).unwrap_or_default(),
             name,
             source: Box::new(source),
         })
     }
+}
+
+fn gvk(api_version: &str, kind: &str) -> GroupVersionKind {
+    let (group, version) = api_version.rsplit_once('/').unwrap_or(("", api_version));
+    GroupVersionKind::gvk(group, version, kind)
 }
 
 #[cfg(test)]

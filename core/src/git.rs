@@ -317,6 +317,17 @@ impl<'a> Remote<'a> {
         builder.clone(self.url, dest).map_err(|e| self.error("clone of", e))
     }
 
+    /// Fetches `refspecs` from the remote into `repo` (e.g. a reused clone); `depth` makes the
+    /// fetch shallow. Refspecs naming refs the remote does not have are ignored by libgit2, so
+    /// callers look the result up afterwards.
+    pub fn fetch(&self, repo: &Repository, refspecs: &[&str], depth: Option<u32>) -> Result<(), GitError> {
+        self.attempts.set(0);
+        let mut remote = repo.remote_anonymous(self.url).map_err(|e| self.error("fetch from", e))?;
+        let mut opts = self.fetch_options(depth);
+        opts.download_tags(git2::AutotagOption::None);
+        remote.fetch(refspecs, Some(&mut opts), None).map_err(|e| self.error("fetch from", e))
+    }
+
     /// Pushes local `branch` to the same branch of the remote, only if the remote branch still
     /// points at `expected` (the commit the local work started from): a compare-and-swap, so a
     /// concurrent push is never overwritten. Anything else is a [`GitError::PushRejected`].

@@ -4,6 +4,7 @@
 use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 
+use crate::build_annotations::{self, annotate};
 use crate::kustomization::{Kustomization, ReplacementEntry};
 use crate::loader::{canonical, is_remote, load_kustomization, read};
 use crate::resid::{Gvk, ResId};
@@ -41,7 +42,7 @@ fn build_on_this_thread(dir: &Path) -> Result<String, Error> {
     let mut resources = Vec::new();
     let mut stack = Vec::new();
     let mut tc = TransformerConfig::default();
-    let k = accumulate(&root, &mut resources, &mut stack, Kind::Top, &mut tc)?;
+    let k = accumulate(&root, &mut resources, &mut stack, Kind::Top, &mut tc, Record::default())?;
     for r in resources.iter_mut().filter(|r| r.needs_hash) {
         let name = format!("{}-{}", r.name(), hash::suffix(&r.obj));
         r.set_name(name);
@@ -81,29 +82,33 @@ fn build_metadata(k: &Kustomization, root: &Path, r: &mut Resource) -> Result<()
             l.insert("app.kubernetes.io/managed-by".into(), Value::from(MANAGED_BY));
         }
     }
+    if k.transformer_annotations && !r.transformations.is_empty() {
+        let mut text = String::new();
+        for (file, kind) in &r.transformations {
+            text.push_str(&format!(
+                "- configuredIn: {}\n  configuredBy:\n    apiVersion: builtin\n    kind: {kind}\n",
+                relative(root, file, k, "transformerAnnotations")?
+            ));
+        }
+        annotate(r, build_annotations::TRANSFORMATIONS, text);
+    }
     if k.origin_annotations {
         let text = match &r.origin {
-            Origin::File(p) => format!("path: {}\n", relative(root, p, k)?),
+            Origin::Lost => return Ok(()),
+            Origin::File(p) => format!("path: {}\n", relative(root, p, k, "originAnnotations")?),
             Origin::Generator { kustomization, kind } => format!(
                 "configuredIn: {}\nconfiguredBy:\n  apiVersion: builtin\n  kind: {kind}\n",
-                relative(root, kustomization, k)?
+                relative(root, kustomization, k, "originAnnotations")?
             ),
         };
-        let md = r.metadata_mut();
-        let ann = md.entry("annotations".to_string()).or_insert_with(|| Value::Map(Default::default()));
-        if ann.is_null() {
-            *ann = Value::Map(Default::default());
-        }
-        if let Value::Map(a) = ann {
-            a.insert("config.kubernetes.io/origin".into(), Value::String(text));
-        }
+        annotate(r, build_annotations::ORIGIN, text);
     }
     Ok(())
 }
 
 /// `path` relative to `root`, with `..` where needed. Unusual characters are refused rather
 /// than risk a differently quoted origin annotation.
-fn relative(root: &Path, path: &Path, k: &Kustomization) -> Result<String, Error> {
+fn relative(root: &Path, path: &Path, k: &Kustomization, option: &str) -> Result<String, Error> {
     let a: Vec<_> = root.components().collect();
     let b: Vec<_> = path.components().collect();
     let common = a.iter().zip(&b).take_while(|(x, y)| x == y).count();
@@ -113,7 +118,7 @@ fn relative(root: &Path, path: &Path, k: &Kustomization) -> Result<String, Error
     if !rel.chars().all(|c| c.is_ascii_alphanumeric() || "._/-".contains(c)) {
         return Err(Error::Unsupported {
             file: k.file.clone(),
-            field: "buildMetadata: originAnnotations".into(),
+            field: format!("buildMetadata: {option}"),
             reason: format!("file path {rel:?} has characters whose quoting is not reproduced"),
         });
     }
@@ -151,6 +156,22 @@ fn finalize(r: &mut Resource, file: &Path) -> Result<(), Error> {
     Ok(())
 }
 
+/// Whether kustomize tracks build annotations: it does whenever the top-level `buildMetadata`
+/// (which overrides every nested kustomization's) has any option, keeping origins and noting
+/// every built-in transformer run on every resource, and strips what was not asked for at the
+/// end (measured: with `originAnnotations` alone, a transformer still claims an origin a patch
+/// removed).
+#[derive(Clone, Copy, Default)]
+struct Record {
+    origins: bool,
+}
+
+impl Record {
+    fn of(k: &Kustomization) -> Record {
+        Record { origins: k.origin_annotations || k.managed_by_label || k.transformer_annotations }
+    }
+}
+
 #[derive(Clone, Copy, PartialEq)]
 enum Kind {
     Top,
@@ -164,6 +185,7 @@ fn accumulate(
     stack: &mut Vec<PathBuf>,
     kind: Kind,
     tc: &mut TransformerConfig,
+    record: Record,
 ) -> Result<Kustomization, Error> {
     if let Some(pos) = stack.iter().position(|d| d == dir) {
         let chain: Vec<String> =
@@ -188,13 +210,9 @@ fn accumulate(
         }
         _ => {}
     }
-    if kind != Kind::Top && (k.origin_annotations || k.managed_by_label) {
-        return Err(Error::Unsupported {
-            file: k.file.clone(),
-            field: "buildMetadata".into(),
-            reason: "only supported in the top-level kustomization".into(),
-        });
-    }
+    // Measured: kustomize overwrites every nested kustomization's `buildMetadata` with the
+    // top-level one, so only the top level's counts.
+    let record = if kind == Kind::Top { Record::of(&k) } else { record };
     stack.push(dir.to_path_buf());
     let mut seen: HashSet<IdKey> = resources.iter().map(|r| id_key(&r.cur_id())).collect();
     for entry in &k.resources {
@@ -213,7 +231,7 @@ fn accumulate(
         if path.is_dir() {
             let mut sub = Vec::new();
             let mut sub_tc = TransformerConfig::default();
-            accumulate(&path, &mut sub, stack, Kind::Resource, &mut sub_tc)?;
+            accumulate(&path, &mut sub, stack, Kind::Resource, &mut sub_tc, record)?;
             tc.merge(&sub_tc);
             for r in sub {
                 append(resources, &mut seen, r, &k.file)?;
@@ -240,15 +258,17 @@ fn accumulate(
         let path = crate::loader::restricted_file(&k, dir, "crds", entry)?;
         tc.merge(&crate::crds::load(&path, &read(&path)?)?);
     }
+    // Measured: a kustomization's own generators run before its components, so components can
+    // merge into (and transform) what the parent generates.
+    generator::run(&k, dir, resources)?;
     for entry in &k.components {
         let joined = dir.join(entry);
         if is_remote(entry) || !joined.is_dir() {
             return Err(Error::Missing { file: k.file.clone(), field: "components".into(), entry: entry.clone() });
         }
-        accumulate(&canonical(&joined)?, resources, stack, Kind::Component, tc)?;
+        accumulate(&canonical(&joined)?, resources, stack, Kind::Component, tc, record)?;
     }
-    generator::run(&k, dir, resources)?;
-    transform_all(&k, dir, resources, tc)?;
+    transform_all(&k, dir, resources, tc, record)?;
     transform::vars::bind(resources, &k.vars).map_err(|message| Error::Transform {
         file: k.file.clone(),
         field: "vars".into(),
@@ -318,20 +338,46 @@ fn transform_all(
     dir: &Path,
     resources: &mut Vec<Resource>,
     tc: &TransformerConfig,
+    record: Record,
 ) -> Result<(), Error> {
     let fail = |field: &str| {
         let file = k.file.clone();
         let field = field.to_string();
         move |message: String| Error::Transform { file, field, message }
     };
+    // kustomize's multiTransformer notes every built-in transformer it configured on every
+    // resource of the kustomization, whether or not that transformer changed it.
+    let note = |resources: &mut Vec<Resource>, kind: &'static str| {
+        if record.origins {
+            for r in resources.iter_mut() {
+                if r.origin == Origin::Lost {
+                    r.origin = Origin::Generator { kustomization: k.file.clone(), kind };
+                } else {
+                    r.transformations.push((k.file.clone(), kind));
+                }
+            }
+        }
+    };
+    let patch = |resources: &mut Vec<Resource>, p| {
+        if record.origins {
+            build_annotations::apply_patch(k, dir, p, resources)
+        } else {
+            patch::apply(k, dir, p, resources)
+        }
+    };
     for p in &k.patches_sm {
-        patch::apply(k, dir, p, resources)?;
+        patch(resources, p)?;
+    }
+    if !k.patches_sm.is_empty() {
+        note(resources, "PatchStrategicMergeTransformer");
     }
     for p in &k.patches {
-        patch::apply(k, dir, p, resources)?;
+        patch(resources, p)?;
+        note(resources, "PatchTransformer");
     }
     if let Some(ns) = &k.namespace {
         transform::meta::namespace(resources, ns, &tc.namespace);
+        note(resources, "NamespaceTransformer");
     }
     if k.name_prefix.is_some() || k.name_suffix.is_some() {
         transform::meta::prefix_suffix(
@@ -340,21 +386,38 @@ fn transform_all(
             k.name_suffix.as_deref().unwrap_or(""),
         );
     }
+    if k.name_prefix.is_some() {
+        note(resources, "PrefixTransformer");
+    }
+    if k.name_suffix.is_some() {
+        note(resources, "SuffixTransformer");
+    }
     for l in &k.labels {
         transform::meta::add_pairs(resources, &l.pairs, &transform::meta::label_specs(l, tc))
             .map_err(fail("labels"))?;
+        note(resources, "LabelTransformer");
     }
     transform::meta::add_pairs(resources, &k.common_labels, &tc.common_labels).map_err(fail("commonLabels"))?;
+    // One more LabelTransformer (for `commonLabels`, possibly empty) whenever labels are set.
+    if !k.labels.is_empty() || !k.common_labels.is_empty() {
+        note(resources, "LabelTransformer");
+    }
     transform::meta::add_pairs(resources, &k.common_annotations, &tc.common_annotations)
         .map_err(fail("commonAnnotations"))?;
+    if !k.common_annotations.is_empty() {
+        note(resources, "AnnotationsTransformer");
+    }
     for p in &k.patches_json {
-        patch::apply(k, dir, p, resources)?;
+        patch(resources, p)?;
+        note(resources, "PatchJson6902Transformer");
     }
     for (name, count) in &k.replicas {
         transform::replicas::apply(resources, name, *count, &tc.replicas).map_err(fail("replicas"))?;
+        note(resources, "ReplicaCountTransformer");
     }
     for img in &k.images {
         transform::images::apply(resources, img, &tc.images).map_err(fail("images"))?;
+        note(resources, "ImageTagTransformer");
     }
     for (field, entry) in &k.replacements {
         let list = match entry {
@@ -377,6 +440,9 @@ fn transform_all(
         for r in &list {
             transform::replacements::apply(resources, r).map_err(fail(field))?;
         }
+    }
+    if !k.replacements.is_empty() {
+        note(resources, "ReplacementTransformer");
     }
     Ok(())
 }

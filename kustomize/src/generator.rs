@@ -241,7 +241,11 @@ fn absorb(resources: &mut Vec<Resource>, mut res: Resource, behavior: Behavior) 
             res.orig = old.orig.clone();
             res.prev = old.prev.clone();
             res.prefixes = old.prefixes.clone();
-            res.origin = old.origin.clone();
+            // Measured: `merge` keeps the base's origin, `replace` takes the new generator's.
+            if behavior == Behavior::Merge {
+                res.origin = old.origin.clone();
+            }
+            res.transformations = old.transformations.clone();
             res.suffixes = old.suffixes.clone();
             res.needs_hash = res.needs_hash && old.needs_hash;
             resources[*i] = res;

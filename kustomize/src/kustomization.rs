@@ -213,6 +213,8 @@ pub struct Kustomization {
     pub origin_annotations: bool,
     /// `buildMetadata` has `managedByLabel`.
     pub managed_by_label: bool,
+    /// `buildMetadata` has `transformerAnnotations`.
+    pub transformer_annotations: bool,
     /// `replacements`, inline or loaded from `path` entries.
     pub replacements: Vec<(String, ReplacementEntry)>,
 }
@@ -450,17 +452,13 @@ pub fn parse(file: &Path, text: &str) -> Result<Kustomization, Error> {
                 .unwrap_or_else(|| "metadata.name".into()),
         });
     }
-    for (i, opt) in f.strings(get("buildMetadata"), "buildMetadata")?.iter().enumerate() {
+    // Measured: kustomize only tests for the three known values; anything else is ignored.
+    for opt in f.strings(get("buildMetadata"), "buildMetadata")? {
         match opt.as_str() {
             "originAnnotations" => k.origin_annotations = true,
             "managedByLabel" => k.managed_by_label = true,
-            other => {
-                return Err(Error::Unsupported {
-                    file: file.to_path_buf(),
-                    field: format!("buildMetadata[{i}]: {other}"),
-                    reason: "only originAnnotations and managedByLabel are implemented".into(),
-                });
-            }
+            "transformerAnnotations" => k.transformer_annotations = true,
+            _ => {}
         }
     }
     for (i, r) in f.list(get("replacements"), "replacements")?.iter().enumerate() {

@@ -6,6 +6,7 @@
 #![warn(missing_docs)]
 
 mod build;
+mod build_annotations;
 mod config;
 mod crds;
 mod error;

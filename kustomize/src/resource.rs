@@ -21,13 +21,17 @@ pub enum Behavior {
 pub enum Origin {
     /// Read from this file.
     File(PathBuf),
-    /// Made by a generator configured in this kustomization file.
+    /// Made by a generator configured in this kustomization file, or (after a patch wiped its
+    /// build annotations) claimed by the next built-in transformer, as kustomize's `SetOrigin`
+    /// does.
     Generator {
         /// The kustomization file.
         kustomization: PathBuf,
-        /// `ConfigMapGenerator` or `SecretGenerator`.
+        /// `ConfigMapGenerator`, `SecretGenerator` or a transformer kind.
         kind: &'static str,
     },
+    /// A patch removed the origin annotation kustomize keeps on the object during the build.
+    Lost,
 }
 
 /// One Kubernetes object and its bookkeeping.
@@ -50,6 +54,10 @@ pub struct Resource {
     pub origin: Origin,
     /// Legacy `vars` that read a field of this resource.
     pub ref_vars: Vec<crate::kustomization::VarSpec>,
+    /// Built-in transformers run over it (kustomization file, transformer kind), in order, for
+    /// `buildMetadata: [transformerAnnotations]`; recorded whenever the top-level kustomization
+    /// has `buildMetadata`, as kustomize does.
+    pub transformations: Vec<(PathBuf, &'static str)>,
 }
 
 fn str_at<'a>(m: &'a Map, path: &[&str]) -> &'a str {
@@ -90,6 +98,7 @@ impl Resource {
             suffixes: Vec::new(),
             origin: Origin::File(source),
             ref_vars: Vec::new(),
+            transformations: Vec::new(),
         };
         r.orig = r.cur_id();
         Ok(r)

@@ -455,6 +455,13 @@ fn random_kustomization(rng: &mut Rng, dir: &Path) {
         k.push_str("patches:\n");
         k.push_str(&patches.concat());
     }
+    if rng.below(3) == 0 {
+        k.push_str(rng.pick(&[
+            "buildMetadata: [transformerAnnotations]\n",
+            "buildMetadata: [originAnnotations, transformerAnnotations]\n",
+            "buildMetadata: [managedByLabel, transformerAnnotations, originAnnotations]\n",
+        ]));
+    }
     std::fs::write(overlay.join("kustomization.yaml"), k).expect("write overlay kustomization");
 }
 
@@ -525,12 +532,20 @@ fn random_container(rng: &mut Rng, name: &str, patch: bool) -> String {
     if rng.below(3) == 0 {
         s += &format!("        args: [\"--x={}\"]\n", rng.below(10));
     }
+    // kustomize does not interpret these directives: they stay as ordinary fields.
+    if patch && rng.below(6) == 0 {
+        s += "        $deleteFromPrimitiveList/args: [\"--x=1\"]\n";
+    }
+    if patch && rng.below(6) == 0 {
+        s += "        $retainKeys: [name, image]\n";
+    }
     s.replace("        env:\n        ports", "        ports")
         .replace("        ports:\n        volumeMounts", "        volumeMounts")
 }
 
 /// Random Deployments patched by random strategic merge patches (merge keys, new and deleted
-/// elements, nested keyed lists in new elements, replaced lists) must match kubectl.
+/// elements, nested keyed lists in new elements, replaced lists, uninterpreted directives such
+/// as `$setElementOrder`) must match kubectl.
 #[test]
 fn generated_strategic_merge_patches_match_kubectl_kustomize() {
     let extra: u64 = std::env::var("SHIPLINE_KUSTOMIZE_EXTRA_SEEDS").ok().and_then(|s| s.parse().ok()).unwrap_or(0);
@@ -563,6 +578,9 @@ fn generated_strategic_merge_patches_match_kubectl_kustomize() {
         }
         if patch.ends_with("containers:\n") {
             patch += &random_container(&mut rng, "a", true);
+        }
+        if rng.below(4) == 0 {
+            patch += "      $setElementOrder/containers: [{name: c}, {name: a}]\n";
         }
         if rng.below(3) == 0 {
             patch += "      volumes:\n      - name: vb\n        configMap:\n          name: cm\n      - name: vc\n        emptyDir: {}\n";

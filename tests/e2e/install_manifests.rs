@@ -44,12 +44,11 @@ async fn install_manifests_apply_cleanly() {
 async fn example_overlay_is_applied_for_real() {
     let client = kube_client().await;
     let applier = Applier::new(client.clone(), "default").await.expect("discovery");
-    let mut objects = parse_objects(&build_both("manifests/examples/sock-shop/overlays/development")).unwrap();
-    let namespace: kube::api::DynamicObject = serde_json::from_value(
-        serde_json::json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "sock-shop-dev"}}),
-    )
-    .unwrap();
-    objects.push(namespace);
+    let objects = parse_objects(&build_both("manifests/examples/sock-shop/overlays/development")).unwrap();
+    assert!(
+        objects.iter().any(|o| o.types.as_ref().is_some_and(|t| t.kind == "Namespace")),
+        "the overlay brings its namespace"
+    );
     applier.apply_all(&objects, "shipline-test", false).await.expect("apply");
     let deployments: kube::Api<k8s_openapi::api::apps::v1::Deployment> = kube::Api::namespaced(client, "sock-shop-dev");
     let front_end = deployments.get("front-end").await.expect("deployment applied");

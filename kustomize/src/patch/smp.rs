@@ -4,6 +4,11 @@
 //! types with a patch merge key (containers by `name`, container ports by `containerPort`, ...)
 //! merge element-wise, patch elements first (in patch order) then the untouched originals;
 //! every other list is replaced. `$patch: delete|replace` directives are honoured.
+//!
+//! Measured: kyaml only knows `$patch`. The other strategic-merge directives
+//! (`$setElementOrder/<field>`, `$retainKeys`, `$deleteFromPrimitiveList/<field>`) are not
+//! interpreted by kustomize v5.5.0: they are ordinary fields, merged like any other and printed
+//! in the output. This engine therefore has no code for them, on purpose.
 
 use crate::yaml::{Map, Value};
 
@@ -55,9 +60,6 @@ fn merge_key(field: &str, parent: &str) -> Option<&'static str> {
     })
 }
 
-/// Keys of the `$`-directives this engine refuses rather than ignores.
-const UNSUPPORTED_DIRECTIVES: [&str; 3] = ["$retainKeys", "$setElementOrder", "$deleteFromPrimitiveList"];
-
 /// Outcome of merging into a mapping.
 #[derive(Debug, PartialEq)]
 pub enum Merged {
@@ -77,11 +79,6 @@ fn directive(m: &Map) -> Option<&str> {
 }
 
 fn check_directives(m: &Map) -> Result<(), String> {
-    for k in m.keys() {
-        if UNSUPPORTED_DIRECTIVES.iter().any(|d| k.starts_with(d)) {
-            return Err(format!("strategic merge directive `{k}` is not supported"));
-        }
-    }
     match directive(m) {
         None | Some("delete") | Some("replace") | Some("merge") => Ok(()),
         Some(other) => Err(format!("unknown strategic merge directive `$patch: {other}`")),
@@ -120,6 +117,8 @@ fn merge_map(dest: &mut Map, patch: &Map, schema: bool, field: &str) -> Result<M
         if k == "$patch" {
             continue;
         }
+        // A `$`-field is in no OpenAPI schema, so kyaml merges everything below it schemaless.
+        let schema = schema && !k.starts_with('$');
         match (dest.get_mut(k), pv) {
             (_, Value::Null | Value::Blank) => {
                 dest.shift_remove(k);
@@ -163,8 +162,8 @@ fn drop_in_map(m: &mut Map, schema: bool, field: &str) {
     m.retain(|_, v| !matches!(v, Value::Blank));
     for (k, v) in m.iter_mut() {
         match v {
-            Value::Map(child) => drop_in_map(child, schema, k),
-            Value::Seq(items) if schema && merge_key(k, field).is_some() => {
+            Value::Map(child) => drop_in_map(child, schema && !k.starts_with('$'), k),
+            Value::Seq(items) if schema && !k.starts_with('$') && merge_key(k, field).is_some() => {
                 for item in items.iter_mut() {
                     if let Value::Map(im) = item {
                         drop_in_map(im, schema, k);
@@ -325,6 +324,25 @@ mod tests {
             let mut twice = merged.clone();
             merge(&mut twice, &patch, true).unwrap();
             prop_assert_eq!(twice, merged);
+        }
+
+        /// kyaml interprets only `$patch`: other directives are ordinary fields, copied as data
+        /// (and, being in no schema, merged schemaless below).
+        #[test]
+        fn other_directives_are_plain_fields(
+            d in arb_value(),
+            v in arb_value(),
+            key in "\\$(setElementOrder/|deleteFromPrimitiveList/)[a-z]{1,6}|\\$retainKeys",
+        ) {
+            let Value::Map(dest) = without_nulls(&Value::Map([("root".to_string(), d)].into_iter().collect())) else { unreachable!() };
+            let v = without_nulls(&v);
+            prop_assume!(v != Value::Null, "a null patch value deletes the field");
+            let patch: Map = [(key.clone(), v.clone())].into_iter().collect();
+            let mut merged = dest.clone();
+            prop_assert_eq!(merge(&mut merged, &patch, true), Ok(Merged::Kept));
+            let mut want = dest;
+            want.insert(key, v);
+            prop_assert_eq!(merged, want);
         }
 
         #[test]

@@ -1,0 +1,185 @@
+//! `shipline reconcile`: keep kustomize overlays from git applied to the cluster.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::atomic::AtomicBool;
+
+use clap::Args;
+use shipline_core::apply::Applier;
+use shipline_reconcile::config::{self, SyncFlags};
+use shipline_reconcile::metrics::Metrics;
+use shipline_reconcile::reconciler::{Context, Mode, Sync};
+use shipline_reconcile::server::{self, Probe};
+use shipline_reconcile::{ReconcileError, run};
+
+/// Arguments of `shipline reconcile`.
+#[derive(Debug, Args)]
+#[command(after_help = "\
+Each sync: fetch the ref (shallow, reusing the previous clone), build the kustomization natively,
+server-side apply (field manager `shipline`) what is new, changed in git or drifted in the cluster,
+prune what left the build (inventory ConfigMap `shipline-inventory-SYNC`), wait for rollouts, and
+record status (ConfigMap `shipline-status-SYNC`, Events). A reconcile that finds nothing to do makes
+no write requests.
+
+Objects opt out of pruning with the annotation `shipline.dev/prune: disabled`, and into
+delete-and-recreate on immutable-field changes with `shipline.dev/recreate: \"true\"`.
+
+Examples:
+  # what would change, without writing (laptop, CI):
+  shipline reconcile --once --dry-run --git https://host/microservices.git --path deploy/overlays/dev
+  # one pass from a pipeline step, then exit non-zero on failure:
+  shipline reconcile --once --prune --git https://host/microservices.git --path deploy/overlays/dev
+  # in the cluster (manifests/), several syncs from a file:
+  shipline reconcile --config /etc/shipline/syncs.yaml --listen 0.0.0.0:8080
+
+The cluster comes from KUBECONFIG, ~/.kube/config, or the pod's service account.")]
+pub struct ReconcileArgs {
+    /// A syncs file (see README: `syncs:` with name, git, ref, path, interval, timeout, prune,
+    /// wait, namespace, auth). Conflicts with --git.
+    #[arg(long, value_name = "FILE", conflicts_with = "git")]
+    config: Option<PathBuf>,
+    /// Git URL of one sync (HTTPS, SSH or a local path).
+    #[arg(long, value_name = "URL", required_unless_present = "config")]
+    git: Option<String>,
+    /// Branch, tag or full commit id.
+    #[arg(long = "ref", value_name = "REF", default_value = config::defaults::REF)]
+    reference: String,
+    /// Kustomization directory inside the repository.
+    #[arg(long, default_value = ".")]
+    path: String,
+    /// Sync name (names the inventory and status ConfigMaps); default: the repository name.
+    #[arg(long)]
+    name: Option<String>,
+    /// How often to fetch and check for drift, e.g. 30s, 1m, 1h.
+    #[arg(long, default_value = config::defaults::INTERVAL)]
+    interval: String,
+    /// Bound on apply plus health waiting.
+    #[arg(long, default_value = config::defaults::TIMEOUT)]
+    timeout: String,
+    /// Delete objects that left the build (only ones this sync applied).
+    #[arg(long)]
+    prune: bool,
+    /// Do not wait for Deployments, StatefulSets, DaemonSets and Jobs to roll out.
+    #[arg(long)]
+    no_wait: bool,
+    /// Namespace for namespaced objects the build leaves without one.
+    #[arg(long, default_value = config::defaults::NAMESPACE)]
+    namespace: String,
+    /// Secret (in --reconciler-namespace) with git credentials: username + password, or
+    /// identity + known_hosts (Flux's keys).
+    #[arg(long, value_name = "SECRET")]
+    auth_secret: Option<String>,
+    /// Namespace of shipline's own ConfigMaps, Events and auth Secrets.
+    #[arg(long, env = "POD_NAMESPACE", default_value = "shipline-system")]
+    reconciler_namespace: String,
+    /// Where clones are kept between reconciles.
+    #[arg(long, value_name = "DIR")]
+    state_dir: Option<PathBuf>,
+    /// Extra PEM CA bundle for HTTPS git servers.
+    #[arg(long, value_name = "FILE")]
+    ca_file: Option<PathBuf>,
+    /// Reconcile each sync once and exit (non-zero when any failed).
+    #[arg(long)]
+    once: bool,
+    /// Write nothing: show what would be created, updated and pruned, as diffs. Implies --once.
+    #[arg(long)]
+    dry_run: bool,
+    /// With --once: print the outcome as JSON.
+    #[arg(long)]
+    json: bool,
+    /// Serve /healthz, /readyz and /metrics on this address (long-running mode).
+    #[arg(long, value_name = "ADDR")]
+    listen: Option<SocketAddr>,
+}
+
+/// Runs `shipline reconcile`.
+pub fn run(args: &ReconcileArgs) -> Result<(), String> {
+    let specs = match (&args.config, &args.git) {
+        (Some(file), _) => config::load_file(file),
+        (None, Some(git)) => config::from_flags(&SyncFlags {
+            name: args.name.clone(),
+            git: git.clone(),
+            reference: Some(args.reference.clone()),
+            path: Some(args.path.clone()),
+            interval: Some(args.interval.clone()),
+            timeout: Some(args.timeout.clone()),
+            prune: args.prune,
+            wait: !args.no_wait,
+            namespace: Some(args.namespace.clone()),
+            auth_secret: args.auth_secret.clone(),
+        })
+        .map(|s| vec![s]),
+        (None, None) => unreachable!("clap requires --config or --git"),
+    }
+    .map_err(|e| e.to_string())?;
+    if let Some(ca) = &args.ca_file {
+        shipline_core::git::trust_ca_file(ca).map_err(|e| e.to_string())?;
+    }
+    let state_dir = args.state_dir.clone().unwrap_or_else(default_state_dir);
+    std::fs::create_dir_all(&state_dir).map_err(|e| format!("--state-dir {}: {e}", state_dir.display()))?;
+    shipline_core::install_crypto_provider();
+    let rt = crate::images::runtime()?;
+    rt.block_on(async {
+        let listener = match args.listen {
+            Some(addr) => Some(server::bind(addr).await.map_err(|e| format!("--listen {addr}: {e}"))?),
+            None => None,
+        };
+        let client = kube::Client::try_default().await.map_err(|e| format!("connecting to the cluster: {e}"))?;
+        let applier = Applier::new(client, &args.namespace).await.map_err(|e| e.to_string())?;
+        let metrics = Arc::new(Metrics::default());
+        let ctx = Arc::new(Context::new(applier, &args.reconciler_namespace, state_dir, metrics.clone()));
+        let syncs: Vec<Sync> = specs.into_iter().map(Sync::new).collect();
+        if args.once || args.dry_run {
+            let mode = if args.dry_run { Mode::DryRun } else { Mode::Apply };
+            let results = run::once(syncs, &ctx, mode).await;
+            return print_results(&results, args.json);
+        }
+        let probe = Arc::new(Probe { ready: AtomicBool::new(false), metrics });
+        let shutdown = run::shutdown_signal();
+        let server = listener.map(|l| {
+            let mut stop = shutdown.clone();
+            tokio::spawn(server::serve(l, probe.clone(), async move {
+                let _ = stop.wait_for(|s| *s).await;
+            }))
+        });
+        run::forever(syncs, ctx, probe, shutdown).await;
+        if let Some(server) = server {
+            let _ = server.await;
+        }
+        Ok(())
+    })
+}
+
+fn print_results(
+    results: &[Result<shipline_reconcile::plan::Outcome, ReconcileError>],
+    json: bool,
+) -> Result<(), String> {
+    let failures: Vec<String> = results.iter().filter_map(|r| r.as_ref().err()).map(ToString::to_string).collect();
+    if json {
+        let values: Vec<serde_json::Value> = results
+            .iter()
+            .map(|r| match r {
+                Ok(o) => serde_json::json!({"ok": true, "outcome": o}),
+                Err(e) => serde_json::json!({"ok": false, "reason": e.reason(), "error": e.to_string()}),
+            })
+            .collect();
+        println!("{}", serde_json::to_string_pretty(&values).unwrap_or_default());
+    } else {
+        for o in results.iter().filter_map(|r| r.as_ref().ok()) {
+            print!("{}", o.render());
+        }
+    }
+    match failures.len() {
+        0 => Ok(()),
+        _ => Err(failures.join("\nerror: ")),
+    }
+}
+
+fn default_state_dir() -> PathBuf {
+    std::env::var_os("XDG_CACHE_HOME")
+        .map(PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cache")))
+        .unwrap_or_else(std::env::temp_dir)
+        .join("shipline/reconcile")
+}

@@ -1,0 +1,345 @@
+//! What to keep applied: syncs from a YAML file (`--config`) or from flags (one sync).
+//!
+//! ```yaml
+//! syncs:
+//! - name: sock-shop-development        # DNS label: names the inventory and status ConfigMaps
+//!   git: https://git-codecommit.us-east-1.amazonaws.com/v1/repos/microservices
+//!   ref: main                          # branch, tag or full commit id
+//!   path: deploy/kubernetes/overlays/development
+//!   interval: 1m                       # also the drift-check period
+//!   timeout: 5m                        # apply + health wait
+//!   prune: true
+//!   wait: true                         # wait for rollouts
+//!   namespace: default                 # for namespaced objects the build leaves without one
+//!   auth: codecommit-iam               # or {secret: NAME} or {files: {...}}; none when omitted
+//! ```
+
+use std::collections::BTreeSet;
+use std::path::{Component, Path, PathBuf};
+use std::time::Duration;
+
+use serde::Deserialize;
+
+use crate::error::ReconcileError;
+
+/// One overlay kept applied.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SyncSpec {
+    /// Unique DNS label; names the inventory (`shipline-inventory-NAME`) and status
+    /// (`shipline-status-NAME`) ConfigMaps.
+    pub name: String,
+    /// Git URL (HTTPS, SSH, or a local path).
+    pub git: String,
+    /// Branch, tag or full commit id.
+    pub reference: String,
+    /// The kustomization directory inside the repository.
+    pub path: String,
+    /// How often to fetch and check for drift.
+    pub interval: Duration,
+    /// Bound on apply and health waiting.
+    pub timeout: Duration,
+    /// Delete objects that left the build.
+    pub prune: bool,
+    /// Wait for Deployments, StatefulSets, DaemonSets and Jobs after applying.
+    pub wait: bool,
+    /// Namespace for namespaced objects without one.
+    pub namespace: String,
+    /// Git credentials.
+    pub auth: SyncAuth,
+}
+
+/// Where a sync's git credentials come from.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Deserialize)]
+#[serde(rename_all = "kebab-case", deny_unknown_fields)]
+pub enum SyncAuth {
+    /// Public repository or local path.
+    #[default]
+    None,
+    /// CodeCommit over HTTPS with the pod's IAM role (IRSA): SigV4 git credentials.
+    CodecommitIam,
+    /// A Secret in the reconciler's namespace with Flux's GitRepository keys: `username` +
+    /// `password`, or `identity` (SSH private key) + `known_hosts`.
+    Secret(String),
+    /// Mounted files.
+    Files(AuthFiles),
+}
+
+/// Credential files mounted into the pod.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct AuthFiles {
+    /// File holding the HTTPS user name.
+    pub username: Option<PathBuf>,
+    /// File holding the HTTPS password or token.
+    pub password: Option<PathBuf>,
+    /// SSH private key (OpenSSH format, unencrypted).
+    pub identity: Option<PathBuf>,
+    /// `known_hosts` for SSH.
+    pub known_hosts: Option<PathBuf>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FileForm {
+    syncs: Vec<SyncForm>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct SyncForm {
+    name: String,
+    git: String,
+    #[serde(rename = "ref")]
+    reference: Option<String>,
+    path: Option<String>,
+    interval: Option<String>,
+    timeout: Option<String>,
+    prune: Option<bool>,
+    wait: Option<bool>,
+    namespace: Option<String>,
+    #[serde(default)]
+    auth: SyncAuth,
+}
+
+/// Values a sync takes when its fields are left out.
+pub mod defaults {
+    /// Ref.
+    pub const REF: &str = "main";
+    /// Interval.
+    pub const INTERVAL: &str = "1m";
+    /// Timeout.
+    pub const TIMEOUT: &str = "5m";
+    /// Namespace.
+    pub const NAMESPACE: &str = "default";
+}
+
+/// The fields of one sync as given on the command line (`shipline reconcile --git ...`).
+#[derive(Debug, Clone, Default)]
+pub struct SyncFlags {
+    /// `--name` (defaults to the last path segment of the URL).
+    pub name: Option<String>,
+    /// `--git`.
+    pub git: String,
+    /// `--ref`.
+    pub reference: Option<String>,
+    /// `--path`.
+    pub path: Option<String>,
+    /// `--interval`.
+    pub interval: Option<String>,
+    /// `--timeout`.
+    pub timeout: Option<String>,
+    /// `--prune`.
+    pub prune: bool,
+    /// `--no-wait` negated.
+    pub wait: bool,
+    /// `--namespace`.
+    pub namespace: Option<String>,
+    /// `--auth-secret`.
+    pub auth_secret: Option<String>,
+}
+
+/// Reads and validates a syncs file.
+pub fn load_file(path: &Path) -> Result<Vec<SyncSpec>, ReconcileError> {
+    let file = path.display().to_string();
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| ReconcileError::Config { file: file.clone(), message: format!("cannot read: {e}") })?;
+    parse_file(&text, &file)
+}
+
+/// Parses a syncs file's text; `file` names it in errors.
+pub fn parse_file(text: &str, file: &str) -> Result<Vec<SyncSpec>, ReconcileError> {
+    let err = |message: String| ReconcileError::Config { file: file.to_owned(), message };
+    let form: FileForm = serde_saphyr::from_str(text).map_err(|e| err(e.to_string()))?;
+    if form.syncs.is_empty() {
+        return Err(err("syncs: the list is empty; nothing to reconcile".into()));
+    }
+    let mut names = BTreeSet::new();
+    let mut out = Vec::with_capacity(form.syncs.len());
+    for (i, s) in form.syncs.into_iter().enumerate() {
+        let at = |message: String| err(format!("syncs[{i}] ({}): {message}", s.name));
+        if !names.insert(s.name.clone()) {
+            return Err(at("name: used by an earlier sync; names must be unique".into()));
+        }
+        out.push(
+            validate(SyncSpec {
+                name: s.name.clone(),
+                git: s.git.clone(),
+                reference: s.reference.clone().unwrap_or_else(|| defaults::REF.into()),
+                path: s.path.clone().unwrap_or_else(|| ".".into()),
+                interval: parse_duration(s.interval.as_deref().unwrap_or(defaults::INTERVAL))
+                    .map_err(|m| at(format!("interval: {m}")))?,
+                timeout: parse_duration(s.timeout.as_deref().unwrap_or(defaults::TIMEOUT))
+                    .map_err(|m| at(format!("timeout: {m}")))?,
+                prune: s.prune.unwrap_or(true),
+                wait: s.wait.unwrap_or(true),
+                namespace: s.namespace.clone().unwrap_or_else(|| defaults::NAMESPACE.into()),
+                auth: s.auth.clone(),
+            })
+            .map_err(at)?,
+        );
+    }
+    Ok(out)
+}
+
+/// Builds the one sync given by flags.
+pub fn from_flags(flags: &SyncFlags) -> Result<SyncSpec, ReconcileError> {
+    let err = |message: String| ReconcileError::Config { file: "flags".into(), message };
+    let name = match &flags.name {
+        Some(n) => n.clone(),
+        None => default_name(&flags.git),
+    };
+    let spec = SyncSpec {
+        name,
+        git: flags.git.clone(),
+        reference: flags.reference.clone().unwrap_or_else(|| defaults::REF.into()),
+        path: flags.path.clone().unwrap_or_else(|| ".".into()),
+        interval: parse_duration(flags.interval.as_deref().unwrap_or(defaults::INTERVAL))
+            .map_err(|m| err(format!("--interval: {m}")))?,
+        timeout: parse_duration(flags.timeout.as_deref().unwrap_or(defaults::TIMEOUT))
+            .map_err(|m| err(format!("--timeout: {m}")))?,
+        prune: flags.prune,
+        wait: flags.wait,
+        namespace: flags.namespace.clone().unwrap_or_else(|| defaults::NAMESPACE.into()),
+        auth: flags.auth_secret.clone().map_or(SyncAuth::None, SyncAuth::Secret),
+    };
+    validate(spec).map_err(|m| err(m.replace("name:", "--name:").replace("path:", "--path:")))
+}
+
+/// A DNS label from the repository name in `url` (`.../microservices.git` -> `microservices`).
+fn default_name(url: &str) -> String {
+    let last = url.trim_end_matches('/').rsplit(['/', ':']).next().unwrap_or("sync");
+    let base = last.strip_suffix(".git").unwrap_or(last).to_ascii_lowercase();
+    let label: String = base.chars().map(|c| if c.is_ascii_alphanumeric() { c } else { '-' }).collect();
+    let label = label.trim_matches('-');
+    if label.is_empty() { "sync".into() } else { label.chars().take(40).collect() }
+}
+
+fn validate(spec: SyncSpec) -> Result<SyncSpec, String> {
+    let n = &spec.name;
+    let label_ok = !n.is_empty()
+        && n.len() <= 40
+        && n.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+        && !n.starts_with('-')
+        && !n.ends_with('-');
+    if !label_ok {
+        return Err(format!(
+            "name: {n:?} must be 1-40 lowercase letters, digits or '-' (it names ConfigMaps), not starting or ending with '-'"
+        ));
+    }
+    if spec.git.is_empty() {
+        return Err("git: the URL is empty".into());
+    }
+    if spec.reference.is_empty() {
+        return Err("ref: empty".into());
+    }
+    let path = Path::new(&spec.path);
+    if path.is_absolute() || path.components().any(|c| matches!(c, Component::ParentDir)) {
+        return Err(format!("path: {:?} must be relative to the repository root and stay inside it", spec.path));
+    }
+    if spec.interval < Duration::from_secs(1) {
+        return Err("interval: must be at least 1s".into());
+    }
+    if let SyncAuth::Files(f) = &spec.auth {
+        let https = f.username.is_some() || f.password.is_some();
+        let ssh = f.identity.is_some() || f.known_hosts.is_some();
+        if https == ssh || (https && (f.username.is_none() || f.password.is_none())) {
+            return Err("auth.files: give username + password, or identity + knownHosts".into());
+        }
+        if ssh && (f.identity.is_none() || f.known_hosts.is_none()) {
+            return Err("auth.files: SSH needs both identity and knownHosts (host keys are always verified)".into());
+        }
+    }
+    Ok(spec)
+}
+
+/// Parses `90s`, `1m`, `1h30m`, `500ms`, `2h`.
+pub fn parse_duration(text: &str) -> Result<Duration, String> {
+    let bad = || format!("{text:?} is not a duration like 30s, 1m, 1h30m");
+    let mut total = Duration::ZERO;
+    let mut rest = text.trim();
+    if rest.is_empty() {
+        return Err(bad());
+    }
+    while !rest.is_empty() {
+        let digits = rest.bytes().take_while(u8::is_ascii_digit).count();
+        if digits == 0 {
+            return Err(bad());
+        }
+        let value: u64 = rest[..digits].parse().map_err(|_| bad())?;
+        rest = &rest[digits..];
+        let unit_len = rest.bytes().take_while(u8::is_ascii_alphabetic).count();
+        let unit = match &rest[..unit_len] {
+            "ms" => Duration::from_millis(value),
+            "s" => Duration::from_secs(value),
+            "m" => Duration::from_secs(value.saturating_mul(60)),
+            "h" => Duration::from_secs(value.saturating_mul(3600)),
+            _ => return Err(bad()),
+        };
+        total = total.saturating_add(unit);
+        rest = &rest[unit_len..];
+    }
+    Ok(total)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations() {
+        let cases = [("30s", Some(30_000)), ("1m", Some(60_000)), ("1h30m", Some(5_400_000)), ("250ms", Some(250))];
+        for (text, want) in cases {
+            assert_eq!(parse_duration(text).ok().map(|d| d.as_millis() as u64), want, "{text}");
+        }
+        for bad in ["", "10", "m", "1d", "1.5m", "-1s"] {
+            assert!(parse_duration(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn file_with_defaults_and_auth_forms() {
+        let text = "syncs:\n- name: dev\n  git: https://h/r.git\n  auth: codecommit-iam\n- name: prod\n  git: ssh://git@h/r\n  ref: v1.2.0\n  path: overlays/prod\n  interval: 5m\n  prune: false\n  auth: {secret: git-creds}\n- name: files\n  git: https://h/r\n  auth:\n    files: {identity: /k/id, knownHosts: /k/kh}\n";
+        let syncs = parse_file(text, "syncs.yaml").unwrap();
+        assert_eq!(syncs.len(), 3);
+        assert_eq!((syncs[0].reference.as_str(), syncs[0].path.as_str(), syncs[0].prune), ("main", ".", true));
+        assert_eq!(syncs[0].auth, SyncAuth::CodecommitIam);
+        assert_eq!(syncs[1].auth, SyncAuth::Secret("git-creds".into()));
+        assert_eq!((syncs[1].interval, syncs[1].prune), (Duration::from_secs(300), false));
+        assert!(matches!(&syncs[2].auth, SyncAuth::Files(f) if f.known_hosts.as_deref() == Some(Path::new("/k/kh"))));
+    }
+
+    #[test]
+    fn file_errors_name_the_field() {
+        let cases = [
+            ("syncs: []\n", "syncs: the list is empty"),
+            ("syncs:\n- name: a\n  git: x\n  intervl: 1m\n", "intervl"),
+            ("syncs:\n- name: a\n  git: x\n- name: a\n  git: y\n", "syncs[1] (a): name: used by an earlier sync"),
+            ("syncs:\n- name: A_b\n  git: x\n", "name: \"A_b\""),
+            ("syncs:\n- name: a\n  git: x\n  path: ../../etc\n", "path: \"../../etc\" must be relative"),
+            ("syncs:\n- name: a\n  git: x\n  interval: soon\n", "interval: \"soon\""),
+            ("syncs:\n- name: a\n  git: x\n  auth: {files: {identity: /a}}\n", "SSH needs both"),
+            ("syncs:\n- name: a\n  git: x\n  auth: password\n", "password"),
+        ];
+        for (text, want) in cases {
+            let err = parse_file(text, "s.yaml").unwrap_err().to_string();
+            assert!(err.starts_with("s.yaml: ") && err.contains(want), "{text:?}: {err}");
+        }
+    }
+
+    #[test]
+    fn flags_default_the_name_from_the_url() {
+        let flags = SyncFlags {
+            git: "https://git-codecommit.us-east-1.amazonaws.com/v1/repos/Micro_Services.git".into(),
+            prune: true,
+            wait: true,
+            ..Default::default()
+        };
+        let spec = from_flags(&flags).unwrap();
+        assert_eq!(
+            (spec.name.as_str(), spec.reference.as_str(), spec.namespace.as_str()),
+            ("micro-services", "main", "default")
+        );
+        let err = from_flags(&SyncFlags { path: Some("/abs".into()), ..flags }).unwrap_err().to_string();
+        assert!(err.starts_with("flags: --path: "), "{err}");
+    }
+}

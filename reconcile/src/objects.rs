@@ -1,0 +1,165 @@
+//! The desired state: build output turned into keyed, normalised objects with a content hash.
+
+use std::fmt;
+
+use kube::api::DynamicObject;
+use serde_json::Value;
+use shipline_core::apply::{ApplyError, kind_rank, parse_objects};
+
+/// Identifies an object across API versions: group, kind, namespace, name.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize, serde::Deserialize)]
+pub struct ObjectKey {
+    /// API group (empty for the core group).
+    pub group: String,
+    /// Kind.
+    pub kind: String,
+    /// Namespace, empty for cluster-scoped objects.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub namespace: String,
+    /// Name.
+    pub name: String,
+}
+
+impl fmt::Display for ObjectKey {
+    /// `Deployment.apps sock-shop/front-end`, `Namespace sock-shop`.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.kind)?;
+        if !self.group.is_empty() {
+            write!(f, ".{}", self.group)?;
+        }
+        if self.namespace.is_empty() {
+            write!(f, " {}", self.name)
+        } else {
+            write!(f, " {}/{}", self.namespace, self.name)
+        }
+    }
+}
+
+impl ObjectKey {
+    /// Apply rank of the kind (Namespaces, CRDs, rest).
+    pub fn rank(&self) -> u8 {
+        kind_rank(&self.kind)
+    }
+}
+
+/// One object of the build, ready to apply.
+#[derive(Debug, Clone)]
+pub struct DesiredObject {
+    /// Identity (namespace filled in once the scope is known).
+    pub key: ObjectKey,
+    /// `group/version` or `version`.
+    pub api_version: String,
+    /// The object as applied.
+    pub object: DynamicObject,
+    /// SHA-256 of the applied JSON: tells a changed manifest from an unchanged one.
+    pub hash: String,
+}
+
+/// Parses build output into desired objects in apply order (Namespaces, CRDs, then build order).
+/// Namespaces are left as the build wrote them; [`DesiredObject::set_namespace`] completes them.
+pub fn desired_objects(stream: &str) -> Result<Vec<DesiredObject>, ApplyError> {
+    let mut out: Vec<DesiredObject> = parse_objects(stream)?
+        .into_iter()
+        .map(|mut object| {
+            let types = object.types.clone().unwrap_or_default();
+            default_port_protocols(&types.kind, &mut object.data);
+            let group = types.api_version.rsplit_once('/').map(|(g, _)| g.to_owned()).unwrap_or_default();
+            let key = ObjectKey {
+                group,
+                kind: types.kind,
+                namespace: object.metadata.namespace.clone().unwrap_or_default(),
+                name: object.metadata.name.clone().unwrap_or_default(),
+            };
+            let mut d = DesiredObject { key, api_version: types.api_version, object, hash: String::new() };
+            d.rehash();
+            d
+        })
+        .collect();
+    out.sort_by_key(|d| d.key.rank());
+    Ok(out)
+}
+
+impl DesiredObject {
+    /// Sets (or, for cluster-scoped kinds, clears) the namespace and updates key and hash.
+    pub fn set_namespace(&mut self, namespace: Option<&str>) {
+        self.object.metadata.namespace = namespace.map(str::to_owned);
+        self.key.namespace = namespace.unwrap_or_default().to_owned();
+        self.rehash();
+    }
+
+    fn rehash(&mut self) {
+        let bytes = serde_json::to_vec(&self.object).unwrap_or_default();
+        self.hash = shipline_core::oci::sha256_hex(&bytes);
+    }
+
+    /// The value of an annotation in git.
+    pub fn annotation(&self, name: &str) -> Option<&str> {
+        self.object.metadata.annotations.as_ref()?.get(name).map(String::as_str)
+    }
+}
+
+/// Server-side apply treats `protocol` as part of the key of port lists, and the API server
+/// (v1.20 measured) rejects an applied port that omits it, although the API defaults it to TCP:
+/// fill it in where Kubernetes would.
+pub fn default_port_protocols(kind: &str, data: &mut Value) {
+    let pod_spec_paths: &[&[&str]] = match kind {
+        "Pod" => &[&["spec"]],
+        "Deployment" | "ReplicaSet" | "StatefulSet" | "DaemonSet" | "Job" | "ReplicationController" | "PodTemplate" => {
+            &[&["spec", "template", "spec"], &["template", "spec"]]
+        }
+        "CronJob" => &[&["spec", "jobTemplate", "spec", "template", "spec"]],
+        "Service" => {
+            default_protocol(data.pointer_mut("/spec/ports"));
+            return;
+        }
+        _ => return,
+    };
+    for path in pod_spec_paths {
+        let Some(spec) = path.iter().try_fold(&mut *data, |v, k| v.get_mut(*k)) else { continue };
+        for list in ["containers", "initContainers", "ephemeralContainers"] {
+            if let Some(Value::Array(containers)) = spec.get_mut(list) {
+                for c in containers {
+                    default_protocol(c.get_mut("ports"));
+                }
+            }
+        }
+    }
+}
+
+fn default_protocol(ports: Option<&mut Value>) {
+    if let Some(Value::Array(ports)) = ports {
+        for p in ports.iter_mut().filter_map(Value::as_object_mut) {
+            p.entry("protocol").or_insert_with(|| Value::String("TCP".into()));
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn keys_order_and_protocols() {
+        let stream = "apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: web}\nspec:\n  template:\n    spec:\n      containers:\n      - name: a\n        ports: [{containerPort: 80}, {containerPort: 53, protocol: UDP}]\n---\napiVersion: v1\nkind: Namespace\nmetadata: {name: ns}\n---\napiVersion: v1\nkind: Service\nmetadata: {name: web, namespace: x}\nspec: {ports: [{port: 80}]}\n";
+        let objs = desired_objects(stream).unwrap();
+        let keys: Vec<String> = objs.iter().map(|o| o.key.to_string()).collect();
+        assert_eq!(keys, ["Namespace ns", "Deployment.apps web", "Service x/web"]);
+        let ports = objs[1].object.data.pointer("/spec/template/spec/containers/0/ports").unwrap();
+        assert_eq!(
+            ports,
+            &serde_json::json!([{"containerPort": 80, "protocol": "TCP"}, {"containerPort": 53, "protocol": "UDP"}])
+        );
+        assert_eq!(objs[2].object.data.pointer("/spec/ports/0/protocol"), Some(&Value::from("TCP")));
+    }
+
+    #[test]
+    fn hash_follows_content_and_namespace() {
+        let a = &desired_objects("apiVersion: v1\nkind: ConfigMap\nmetadata: {name: a}\ndata: {k: v}\n").unwrap()[0];
+        let b = &desired_objects("apiVersion: v1\nkind: ConfigMap\nmetadata: {name: a}\ndata: {k: w}\n").unwrap()[0];
+        assert_ne!(a.hash, b.hash);
+        let mut c = a.clone();
+        c.set_namespace(Some("default"));
+        assert_ne!(a.hash, c.hash);
+        assert_eq!(c.key.namespace, "default");
+    }
+}

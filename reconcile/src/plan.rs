@@ -1,0 +1,169 @@
+//! What a reconcile did or, with `--dry-run`, would do: one [`Change`] per object, printable as
+//! a diff or as JSON.
+
+use std::fmt::Write;
+
+use serde::Serialize;
+use serde_json::Value;
+
+use crate::health::Health;
+use crate::objects::ObjectKey;
+
+/// What happened to one object.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Action {
+    /// Not in the cluster; created.
+    Create,
+    /// Changed in git; applied.
+    Update,
+    /// Unchanged in git but changed or deleted in the cluster; re-applied.
+    CorrectDrift,
+    /// Deleted and re-created because a change hit an immutable field (opted in).
+    Recreate,
+    /// Left the build; deleted.
+    Prune,
+}
+
+/// One object's change.
+#[derive(Debug, Clone, Serialize)]
+pub struct Change {
+    /// The object.
+    #[serde(flatten)]
+    pub key: ObjectKey,
+    /// What was (or would be) done.
+    pub action: Action,
+    /// Unified diff of the object (live -> result), YAML; dry runs only.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub diff: Option<String>,
+}
+
+/// What one reconcile did.
+#[derive(Debug, Clone, Default, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Outcome {
+    /// Sync name.
+    pub sync: String,
+    /// Commit applied.
+    pub revision: String,
+    /// Whether nothing was written.
+    pub dry_run: bool,
+    /// Objects created, updated, corrected, re-created or pruned.
+    pub changes: Vec<Change>,
+    /// Objects already as git says.
+    pub unchanged: usize,
+    /// Prunes skipped, and why (opt-out annotation, re-created by someone else).
+    pub prune_skipped: Vec<(String, String)>,
+    /// Workloads that are not ready, and why.
+    pub unhealthy: Vec<(String, String)>,
+}
+
+impl Outcome {
+    /// Number of changes with `action`.
+    pub fn count(&self, action: Action) -> usize {
+        self.changes.iter().filter(|c| c.action == action).count()
+    }
+
+    /// `2 created, 1 updated, 0 drift-corrected, 1 pruned, 7 unchanged`.
+    pub fn summary(&self) -> String {
+        format!(
+            "{} created, {} updated, {} drift-corrected, {} re-created, {} pruned, {} unchanged",
+            self.count(Action::Create),
+            self.count(Action::Update),
+            self.count(Action::CorrectDrift),
+            self.count(Action::Recreate),
+            self.count(Action::Prune),
+            self.unchanged
+        )
+    }
+
+    /// The human form: one line per change, its diff indented under it.
+    pub fn render(&self) -> String {
+        let mut out = format!(
+            "sync {} at {}{}: {}\n",
+            self.sync,
+            short(&self.revision),
+            if self.dry_run { " (dry run: nothing written)" } else { "" },
+            self.summary()
+        );
+        for c in &self.changes {
+            let _ = writeln!(out, "{:<13} {}", action_word(c.action, self.dry_run), c.key);
+            if let Some(diff) = &c.diff {
+                for line in diff.lines() {
+                    let _ = writeln!(out, "    {line}");
+                }
+            }
+        }
+        for (object, why) in &self.prune_skipped {
+            let _ = writeln!(out, "{:<13} {object}: {why}", "keep");
+        }
+        for (object, why) in &self.unhealthy {
+            let _ = writeln!(out, "{:<13} {object}: {why}", "unhealthy");
+        }
+        out
+    }
+
+    /// Records an unhealthy workload.
+    pub fn add_unhealthy(&mut self, key: &ObjectKey, health: &Health) {
+        let why = match health {
+            Health::Ready => return,
+            Health::Progressing(m) => m.clone(),
+            Health::Failed(m) => format!("failed: {m}"),
+        };
+        self.unhealthy.push((key.to_string(), why));
+    }
+}
+
+fn action_word(action: Action, dry_run: bool) -> &'static str {
+    match (action, dry_run) {
+        (Action::Create, false) => "created",
+        (Action::Update, false) => "updated",
+        (Action::CorrectDrift, false) => "drift-fixed",
+        (Action::Recreate, false) => "re-created",
+        (Action::Prune, false) => "pruned",
+        (Action::Create, true) => "would create",
+        (Action::Update, true) => "would update",
+        (Action::CorrectDrift, true) => "would fix",
+        (Action::Recreate, true) => "would recreate",
+        (Action::Prune, true) => "would prune",
+    }
+}
+
+fn short(commit: &str) -> &str {
+    commit.get(..12).unwrap_or(commit)
+}
+
+/// A unified diff of two objects as YAML (`before` absent: everything is added).
+pub fn diff(before: Option<&Value>, after: Option<&Value>) -> String {
+    let yaml = |v: Option<&Value>| v.map(|v| serde_saphyr::to_string(v).unwrap_or_default()).unwrap_or_default();
+    let (a, b) = (yaml(before), yaml(after));
+    similar::TextDiff::from_lines(&a, &b).unified_diff().context_radius(3).header("live", "git").to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn diff_and_render() {
+        let d = diff(Some(&json!({"data": {"a": "1", "b": "2"}})), Some(&json!({"data": {"a": "1", "b": "3"}})));
+        assert!(d.contains("-  b: '2'") || d.contains("-  b: \"2\""), "{d}");
+        assert!(d.starts_with("--- live\n+++ git\n"), "{d}");
+        let key = ObjectKey { group: String::new(), kind: "ConfigMap".into(), namespace: "d".into(), name: "c".into() };
+        let outcome = Outcome {
+            sync: "dev".into(),
+            revision: "0123456789abcdef".into(),
+            dry_run: true,
+            changes: vec![Change { key, action: Action::Update, diff: Some(d) }],
+            unchanged: 4,
+            ..Default::default()
+        };
+        let text = outcome.render();
+        assert!(
+            text.starts_with("sync dev at 0123456789ab (dry run: nothing written): 0 created, 1 updated"),
+            "{text}"
+        );
+        assert!(text.contains("would update  ConfigMap d/c\n    --- live"), "{text}");
+    }
+}

@@ -1,0 +1,529 @@
+//! The reconcile function, its context and its error policy.
+
+use std::collections::BTreeSet;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use k8s_openapi::api::core::v1::{ConfigMap, Event, Secret};
+use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
+use kube::Api;
+use kube::api::{DeleteParams, Preconditions};
+use serde_json::Value;
+use shipline_core::apply::{Applier, ApplyError, Target};
+use tokio::sync::{OnceCell, RwLock};
+use tokio::time::Instant;
+
+use crate::cluster;
+use crate::config::SyncSpec;
+use crate::drift::{comparable, contains};
+use crate::error::ReconcileError;
+use crate::health::{Health, assess, is_workload};
+use crate::inventory::{self, Entry, Inventory};
+use crate::metrics::{Metrics, Observation};
+use crate::objects::{DesiredObject, desired_objects};
+use crate::plan::{Action, Change, Outcome, diff};
+use crate::prune;
+use crate::source::{self, Revision};
+use crate::status::{self, SyncStatus};
+
+/// What every reconcile shares.
+pub struct Context {
+    /// Discovery and apply; refreshed when a build brings new CRDs.
+    pub applier: RwLock<Applier>,
+    /// Namespace of the inventory and status ConfigMaps, Events and auth Secrets.
+    pub namespace: String,
+    /// Where clones live (one directory per sync).
+    pub state_dir: PathBuf,
+    /// Prometheus metrics.
+    pub metrics: Arc<Metrics>,
+    sdk: OnceCell<aws_config::SdkConfig>,
+}
+
+impl Context {
+    /// A context over `applier`.
+    pub fn new(applier: Applier, namespace: &str, state_dir: PathBuf, metrics: Arc<Metrics>) -> Self {
+        Self { applier: RwLock::new(applier), namespace: namespace.into(), state_dir, metrics, sdk: OnceCell::new() }
+    }
+
+    async fn client(&self) -> kube::Client {
+        self.applier.read().await.client().clone()
+    }
+}
+
+/// Whether a reconcile may write to the cluster.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mode {
+    /// Apply, prune, record.
+    Apply,
+    /// Server-side dry runs only; report what would change.
+    DryRun,
+}
+
+/// One sync and what the reconciler remembers of it between reconciles.
+pub struct Sync {
+    /// Configuration.
+    pub spec: SyncSpec,
+    inventory: Option<Inventory>,
+    status: Option<SyncStatus>,
+    build: Option<(String, Vec<DesiredObject>)>,
+    failures: u32,
+}
+
+impl Sync {
+    /// A sync not yet reconciled.
+    pub fn new(spec: SyncSpec) -> Self {
+        Self { spec, inventory: None, status: None, build: None, failures: 0 }
+    }
+
+    /// How long to wait before the next reconcile: the interval after a success; after
+    /// failures, an exponential backoff from 5 s, capped at the interval.
+    pub fn next_delay(&self) -> Duration {
+        error_policy(self.spec.interval, self.failures)
+    }
+}
+
+/// The delay before the next attempt after `failures` consecutive failures.
+pub fn error_policy(interval: Duration, failures: u32) -> Duration {
+    if failures == 0 {
+        return interval;
+    }
+    let backoff = Duration::from_secs(5).saturating_mul(1 << failures.saturating_sub(1).min(10));
+    backoff.min(interval)
+}
+
+/// Reconciles one sync and reports the result: status ConfigMap (only when it changed), Events
+/// (on changes and failures), metrics, logs. Never panics on cluster errors.
+pub async fn reconcile_and_report(sync: &mut Sync, ctx: &Context, mode: Mode) -> Result<Outcome, ReconcileError> {
+    let started = Instant::now();
+    let result = reconcile(sync, ctx, mode).await;
+    let name = sync.spec.name.clone();
+    let observation = Observation {
+        result: result.as_ref().map_or_else(ReconcileError::reason, |_| "success"),
+        duration: started.elapsed(),
+        applied: result.as_ref().map_or(0, |o| {
+            (o.count(Action::Create)
+                + o.count(Action::Update)
+                + o.count(Action::CorrectDrift)
+                + o.count(Action::Recreate)) as u64
+        }),
+        pruned: result.as_ref().map_or(0, |o| o.count(Action::Prune) as u64),
+        drift_corrections: result.as_ref().map_or(0, |o| o.count(Action::CorrectDrift) as u64),
+    };
+    if mode == Mode::DryRun {
+        return result;
+    }
+    ctx.metrics.observe(&name, observation);
+    sync.failures = if result.is_ok() { 0 } else { sync.failures.saturating_add(1) };
+    match &result {
+        Ok(o) if o.changes.is_empty() => tracing::debug!(sync = name, revision = o.revision, "no change"),
+        Ok(o) => tracing::info!(sync = name, revision = o.revision, summary = o.summary(), "applied"),
+        Err(e) => tracing::warn!(sync = name, reason = e.reason(), error = %e, "reconcile failed"),
+    }
+    if let Err(e) = report(sync, ctx, &result).await {
+        tracing::warn!(sync = name, error = %e, "could not record status");
+    }
+    result
+}
+
+async fn report(sync: &mut Sync, ctx: &Context, result: &Result<Outcome, ReconcileError>) -> Result<(), kube::Error> {
+    let client = ctx.client().await;
+    let cms: Api<ConfigMap> = Api::namespaced(client.clone(), &ctx.namespace);
+    let events: Api<Event> = Api::namespaced(client, &ctx.namespace);
+    let name = sync.spec.name.clone();
+    let previous = match sync.status.take() {
+        Some(s) => s,
+        None => status::load(&cms, &name).await?,
+    };
+    let mut next = previous.clone();
+    let now = status::now_rfc3339();
+    match result {
+        Ok(o) => {
+            next.last_applied_revision = o.revision.clone();
+            next.last_attempted_revision = o.revision.clone();
+            next.inventory_size = sync.inventory.as_ref().map_or(0, Inventory::len);
+            next.set_condition(
+                "Ready",
+                "True",
+                "ReconciliationSucceeded",
+                &format!("applied revision {}", o.revision),
+                &now,
+            );
+            if sync.spec.wait {
+                next.set_condition("Healthy", "True", "WorkloadsReady", "all workloads rolled out", &now);
+            } else {
+                next.set_condition("Healthy", "Unknown", "HealthNotChecked", "wait is off for this sync", &now);
+            }
+            next.set_condition("Stalled", "False", "ReconciliationSucceeded", "", &now);
+        }
+        Err(e) => {
+            if let Some(rev) = sync.build.as_ref().map(|(r, _)| r) {
+                next.last_attempted_revision = rev.clone();
+            }
+            let stalled = matches!(
+                e,
+                ReconcileError::Build { .. }
+                    | ReconcileError::Config { .. }
+                    | ReconcileError::Conflict { .. }
+                    | ReconcileError::Immutable { .. }
+            );
+            let health = if matches!(e, ReconcileError::Unhealthy { .. }) { "False" } else { "Unknown" };
+            next.set_condition("Ready", "False", e.reason(), &e.to_string(), &now);
+            next.set_condition("Healthy", health, e.reason(), &e.to_string(), &now);
+            next.set_condition("Stalled", if stalled { "True" } else { "False" }, e.reason(), "", &now);
+        }
+    }
+    if next != previous {
+        status::save(&cms, &name, &next).await?;
+    }
+    sync.status = Some(next);
+    match result {
+        Ok(o) if !o.changes.is_empty() => {
+            let mut message = format!("revision {}: {}", o.revision, o.summary());
+            for c in o.changes.iter().take(20) {
+                message.push_str(&format!("\n{:?} {}", c.action, c.key));
+            }
+            status::event(&events, &ctx.namespace, &name, false, "ChangesApplied", &message).await?;
+        }
+        Ok(_) => {}
+        Err(e) => status::event(&events, &ctx.namespace, &name, true, e.reason(), &e.to_string()).await?,
+    }
+    Ok(())
+}
+
+/// One pass over a sync: fetch, build, apply what changed or drifted, prune, wait for health.
+pub async fn reconcile(sync: &mut Sync, ctx: &Context, mode: Mode) -> Result<Outcome, ReconcileError> {
+    let spec = sync.spec.clone();
+    let deadline = Instant::now() + spec.timeout;
+    let revision = fetch(&spec, ctx).await?;
+    let objects = match sync.build.take() {
+        Some((commit, objects)) if commit == revision.commit => objects,
+        _ => build(&spec, &revision)?,
+    };
+    sync.build = Some((revision.commit.clone(), objects.clone()));
+    let client = ctx.client().await;
+    let cms: Api<ConfigMap> = Api::namespaced(client.clone(), &ctx.namespace);
+    let previous = match sync.inventory.take() {
+        Some(inv) => inv,
+        None => inventory::load(&cms, &spec.name).await.map_err(|message| ReconcileError::Inventory {
+            sync: spec.name.clone(),
+            name: inventory::configmap_name(&spec.name),
+            message,
+        })?,
+    };
+    let mut outcome = Outcome {
+        sync: spec.name.clone(),
+        revision: revision.commit.clone(),
+        dry_run: mode == Mode::DryRun,
+        ..Default::default()
+    };
+    let mut pass = Pass {
+        spec: &spec,
+        ctx,
+        mode,
+        previous: &previous,
+        next: Inventory::default(),
+        outcome: &mut outcome,
+        live_health: Vec::new(),
+        namespaces_created: BTreeSet::new(),
+    };
+    let applied = pass.apply_all(objects, deadline).await;
+    let next = std::mem::take(&mut pass.next);
+    let live_health = std::mem::take(&mut pass.live_health);
+    let (desired, targets) = match applied {
+        Ok(done) => done,
+        Err(e) => {
+            // Keep track of everything applied so far and everything applied before: nothing is
+            // pruned after a failure, and nothing is forgotten either.
+            let mut merged = previous.clone();
+            merged.entries.extend(next.entries);
+            if mode == Mode::Apply && merged != previous {
+                save_inventory(&cms, &spec.name, &merged).await?;
+            }
+            sync.inventory = Some(merged);
+            return Err(e);
+        }
+    };
+    let mut next = next;
+    if spec.prune {
+        let keys: BTreeSet<_> = desired.iter().map(|d| d.key.clone()).collect();
+        prune_departed(&spec, ctx, mode, &previous, &keys, &mut outcome).await?;
+    }
+    if !spec.prune {
+        // Not pruning: what left the build stays shipline's, to prune once pruning is on.
+        let departed: Vec<Entry> =
+            previous.entries.values().filter(|e| !next.entries.contains_key(&e.key)).cloned().collect();
+        next.entries.extend(departed.into_iter().map(|e| (e.key.clone(), e)));
+    }
+    if mode == Mode::Apply && next != previous {
+        save_inventory(&cms, &spec.name, &next).await?;
+    }
+    sync.inventory = Some(next);
+    if spec.wait && mode == Mode::Apply {
+        let workloads: Vec<_> =
+            desired.iter().zip(&targets).filter(|(d, _)| is_workload(&d.key.group, &d.key.kind)).collect();
+        let verdicts = if outcome.changes.is_empty() {
+            live_health
+        } else {
+            cluster::wait_healthy(&spec.name, workloads, deadline).await?
+        };
+        for (key, health) in &verdicts {
+            outcome.add_unhealthy(key, health);
+        }
+        if !outcome.unhealthy.is_empty() {
+            let details = outcome.unhealthy.iter().map(|(o, why)| format!("{o}: {why}")).collect::<Vec<_>>().join("; ");
+            return Err(ReconcileError::Unhealthy {
+                sync: spec.name.clone(),
+                timeout_s: spec.timeout.as_secs(),
+                details,
+            });
+        }
+    }
+    Ok(outcome)
+}
+
+async fn save_inventory(cms: &Api<ConfigMap>, sync: &str, inv: &Inventory) -> Result<(), ReconcileError> {
+    inventory::save(cms, sync, inv).await.map_err(|e| ReconcileError::Kube {
+        sync: sync.into(),
+        action: format!("writing inventory {}", inventory::configmap_name(sync)),
+        source: Box::new(e),
+    })
+}
+
+async fn fetch(spec: &SyncSpec, ctx: &Context) -> Result<Revision, ReconcileError> {
+    let client = ctx.client().await;
+    let secrets: Api<Secret> = Api::namespaced(client, &ctx.namespace);
+    let dir = ctx.state_dir.join(&spec.name);
+    let sdk = async || ctx.sdk.get_or_init(shipline_core::aws::load_sdk_config).await.clone();
+    let auth = source::resolve_auth(spec, &secrets, sdk, &dir.join("auth")).await?;
+    let spec = spec.clone();
+    tokio::task::spawn_blocking(move || source::fetch(&spec, &auth, &dir.join("repo")))
+        .await
+        .unwrap_or_else(|e| std::panic::resume_unwind(e.into_panic()))
+}
+
+fn build(spec: &SyncSpec, revision: &Revision) -> Result<Vec<DesiredObject>, ReconcileError> {
+    let err = |message: String| ReconcileError::Build {
+        sync: spec.name.clone(),
+        path: spec.path.clone(),
+        revision: revision.commit.clone(),
+        message,
+    };
+    let dir = revision.root.join(&spec.path);
+    let stream = shipline_core::kustomize::build(&dir).map_err(|e| err(e.to_string()))?;
+    desired_objects(&stream).map_err(|e| err(e.to_string()))
+}
+
+/// The apply phase of one reconcile.
+struct Pass<'a> {
+    spec: &'a SyncSpec,
+    ctx: &'a Context,
+    mode: Mode,
+    previous: &'a Inventory,
+    next: Inventory,
+    outcome: &'a mut Outcome,
+    live_health: Vec<(crate::objects::ObjectKey, Health)>,
+    namespaces_created: BTreeSet<String>,
+}
+
+impl Pass<'_> {
+    /// Applies Namespaces and CRDs, waits for the CRDs, then everything else. Returns the
+    /// desired objects (namespaces filled in) with their targets.
+    async fn apply_all(
+        &mut self,
+        objects: Vec<DesiredObject>,
+        deadline: Instant,
+    ) -> Result<(Vec<DesiredObject>, Vec<Target>), ReconcileError> {
+        let (first, rest): (Vec<_>, Vec<_>) = objects.into_iter().partition(|d| d.key.rank() < 2);
+        let mut desired = Vec::new();
+        let mut targets = Vec::new();
+        let mut crds_changed = Vec::new();
+        for d in first {
+            let Some((d, target, changed)) = self.apply_one(d).await? else { continue };
+            if changed && d.key.kind == "CustomResourceDefinition" {
+                crds_changed.push(d.key.name.clone());
+            }
+            desired.push(d);
+            targets.push(target);
+        }
+        if !crds_changed.is_empty() && self.mode == Mode::Apply {
+            let client = self.ctx.client().await;
+            let api: Api<CustomResourceDefinition> = Api::all(client);
+            cluster::wait_crds_established(&self.spec.name, &api, &crds_changed, deadline).await?;
+            self.ctx
+                .applier
+                .write()
+                .await
+                .refresh()
+                .await
+                .map_err(|source| ReconcileError::Apply { sync: self.spec.name.clone(), source })?;
+        }
+        for d in rest {
+            let Some((d, target, _)) = self.apply_one(d).await? else { continue };
+            desired.push(d);
+            targets.push(target);
+        }
+        Ok((desired, targets))
+    }
+
+    /// Applies one object when it is new, changed in git, or drifted. Returns whether it wrote.
+    async fn apply_one(
+        &mut self,
+        mut d: DesiredObject,
+    ) -> Result<Option<(DesiredObject, Target, bool)>, ReconcileError> {
+        let sync = self.spec.name.clone();
+        let target = {
+            let applier = self.ctx.applier.read().await;
+            let ns = d.object.metadata.namespace.clone().unwrap_or_else(|| self.spec.namespace.clone());
+            match applier.target(&d.api_version, &d.key.kind, &d.key.name, Some(&ns)) {
+                Ok(t) => t,
+                Err(ApplyError::UnknownKind { .. }) if self.mode == Mode::DryRun => {
+                    // Its CRD is in this build and not installed yet: it would be created.
+                    let change = Change {
+                        key: d.key.clone(),
+                        action: Action::Create,
+                        diff: Some(diff(None, Some(&to_value(&d)))),
+                    };
+                    self.outcome.changes.push(change);
+                    return Ok(None);
+                }
+                Err(source) => return Err(ReconcileError::Apply { sync, source }),
+            }
+        };
+        d.set_namespace(target.namespace.as_deref());
+        let previous = self.previous.entries.get(&d.key);
+        let live = if target.namespace.as_ref().is_some_and(|ns| self.namespaces_created.contains(ns)) {
+            None
+        } else {
+            target.api.get_opt(&d.key.name).await.map_err(|e| ReconcileError::Kube {
+                sync: sync.clone(),
+                action: format!("reading {}", d.key),
+                source: Box::new(e),
+            })?
+        };
+        let live_value = live.as_ref().map(to_json);
+        let action = match (&live_value, previous) {
+            (None, _) => Some(Action::Create),
+            (Some(_), Some(p)) if p.hash == d.hash => {
+                if live_value.as_ref().is_some_and(|l| contains(&to_value(&d), l)) {
+                    None
+                } else {
+                    // Containment could not decide: ask the server what an apply would change.
+                    let (dry, _) = cluster::apply(&sync, &target, &d, true).await?;
+                    (comparable(&to_json(&dry)) != comparable(live_value.as_ref().unwrap_or(&Value::Null)))
+                        .then_some(Action::CorrectDrift)
+                }
+            }
+            (Some(_), _) => Some(Action::Update),
+        };
+        let Some(mut action) = action else {
+            if let Some(l) = &live_value {
+                self.remember(&d, l);
+                if is_workload(&d.key.group, &d.key.kind) {
+                    self.live_health.push((d.key.clone(), assess(&d.key.kind, l)));
+                }
+            }
+            self.outcome.unchanged += 1;
+            return Ok(Some((d, target, false)));
+        };
+        if self.mode == Mode::DryRun {
+            let result = if live.is_none() && d.key.kind != "Namespace" && self.namespace_pending(&target) {
+                to_value(&d)
+            } else {
+                let (dry, recreate) = cluster::apply(&sync, &target, &d, true).await?;
+                if recreate {
+                    action = Action::Recreate;
+                }
+                to_json(&dry)
+            };
+            if d.key.kind == "Namespace" && live.is_none() {
+                self.namespaces_created.insert(d.key.name.clone());
+            }
+            let before = live_value.as_ref().map(comparable);
+            let after = comparable(&result);
+            if before.as_ref() == Some(&after) {
+                self.outcome.unchanged += 1;
+            } else {
+                self.outcome.changes.push(Change {
+                    key: d.key.clone(),
+                    action,
+                    diff: Some(diff(before.as_ref(), Some(&after))),
+                });
+            }
+            if let Some(l) = &live_value {
+                self.remember(&d, l);
+            }
+            return Ok(Some((d, target, false)));
+        }
+        let (applied, recreated) = cluster::apply(&sync, &target, &d, false).await?;
+        if recreated {
+            action = Action::Recreate;
+        }
+        self.remember(&d, &to_json(&applied));
+        self.outcome.changes.push(Change { key: d.key.clone(), action, diff: None });
+        Ok(Some((d, target, true)))
+    }
+
+    fn namespace_pending(&self, target: &Target) -> bool {
+        target.namespace.as_ref().is_some_and(|ns| self.namespaces_created.contains(ns))
+    }
+
+    fn remember(&mut self, d: &DesiredObject, live: &Value) {
+        let uid = live.pointer("/metadata/uid").and_then(Value::as_str).unwrap_or_default().to_owned();
+        let order = self.next.entries.len() as u32;
+        self.next.entries.insert(
+            d.key.clone(),
+            Entry { key: d.key.clone(), api_version: d.api_version.clone(), uid, hash: d.hash.clone(), order },
+        );
+    }
+}
+
+fn to_value(d: &DesiredObject) -> Value {
+    serde_json::to_value(&d.object).unwrap_or(Value::Null)
+}
+
+fn to_json(o: &kube::api::DynamicObject) -> Value {
+    serde_json::to_value(o).unwrap_or(Value::Null)
+}
+
+async fn prune_departed(
+    spec: &SyncSpec,
+    ctx: &Context,
+    mode: Mode,
+    previous: &Inventory,
+    desired: &BTreeSet<crate::objects::ObjectKey>,
+    outcome: &mut Outcome,
+) -> Result<(), ReconcileError> {
+    let applier = ctx.applier.read().await;
+    for entry in prune::plan(previous, desired) {
+        let kube_err = |e: kube::Error| ReconcileError::Kube {
+            sync: spec.name.clone(),
+            action: format!("pruning {}", entry.key),
+            source: Box::new(e),
+        };
+        let ns = (!entry.key.namespace.is_empty()).then_some(entry.key.namespace.as_str());
+        let target = match applier.target(&entry.api_version, &entry.key.kind, &entry.key.name, ns) {
+            Ok(t) => t,
+            // The kind is gone (its CRD was pruned first): so are its objects.
+            Err(ApplyError::UnknownKind { .. }) => continue,
+            Err(source) => return Err(ReconcileError::Apply { sync: spec.name.clone(), source }),
+        };
+        let Some(live) = target.api.get_opt(&entry.key.name).await.map_err(kube_err)? else { continue };
+        if let Some(why) = prune::skip_reason(&entry, &to_json(&live)) {
+            outcome.prune_skipped.push((entry.key.to_string(), why));
+            continue;
+        }
+        if mode == Mode::Apply {
+            let params = DeleteParams::background()
+                .preconditions(Preconditions { uid: Some(entry.uid.clone()), resource_version: None });
+            match target.api.delete(&entry.key.name, &params).await {
+                Ok(_) => {}
+                Err(kube::Error::Api(s)) if s.code == 404 || s.code == 409 => continue,
+                Err(e) => return Err(kube_err(e)),
+            }
+        }
+        let diff = (mode == Mode::DryRun).then(|| diff(Some(&comparable(&to_json(&live))), None));
+        outcome.changes.push(Change { key: entry.key.clone(), action: Action::Prune, diff });
+    }
+    Ok(())
+}

@@ -1,0 +1,72 @@
+//! Running syncs: each on its own task and interval, until SIGTERM; or each once.
+
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+
+use tokio::sync::watch;
+
+use crate::error::ReconcileError;
+use crate::plan::Outcome;
+use crate::reconciler::{Context, Mode, Sync, reconcile_and_report};
+use crate::server::Probe;
+
+/// Reconciles every sync once, one after the other; one sync's failure does not stop the
+/// others. Returns each sync's result in order.
+pub async fn once(syncs: Vec<Sync>, ctx: &Context, mode: Mode) -> Vec<Result<Outcome, ReconcileError>> {
+    let mut results = Vec::with_capacity(syncs.len());
+    for mut sync in syncs {
+        results.push(reconcile_and_report(&mut sync, ctx, mode).await);
+    }
+    results
+}
+
+/// Runs every sync on its interval until `shutdown` flips to true. A reconcile in progress is
+/// finished (bounded by its timeout), not cut: no half-applied change set on SIGTERM.
+pub async fn forever(syncs: Vec<Sync>, ctx: Arc<Context>, probe: Arc<Probe>, shutdown: watch::Receiver<bool>) {
+    probe.ready.store(true, Ordering::Relaxed);
+    let mut tasks = tokio::task::JoinSet::new();
+    for mut sync in syncs {
+        let ctx = ctx.clone();
+        let mut shutdown = shutdown.clone();
+        tasks.spawn(async move {
+            loop {
+                if *shutdown.borrow() {
+                    return;
+                }
+                let _ = reconcile_and_report(&mut sync, &ctx, Mode::Apply).await;
+                tokio::select! {
+                    () = tokio::time::sleep(sync.next_delay()) => {}
+                    _ = shutdown.changed() => return,
+                }
+            }
+        });
+    }
+    while let Some(done) = tasks.join_next().await {
+        if let Err(e) = done
+            && e.is_panic()
+        {
+            tracing::error!(error = %e, "a sync task panicked");
+        }
+    }
+}
+
+/// A receiver that turns true on SIGTERM or Ctrl-C.
+pub fn shutdown_signal() -> watch::Receiver<bool> {
+    let (tx, rx) = watch::channel(false);
+    tokio::spawn(async move {
+        let mut term = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(s) => s,
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot listen for SIGTERM");
+                return;
+            }
+        };
+        tokio::select! {
+            _ = term.recv() => {}
+            _ = tokio::signal::ctrl_c() => {}
+        }
+        tracing::info!("shutting down: finishing reconciles in progress");
+        let _ = tx.send(true);
+    });
+    rx
+}
