@@ -62,7 +62,7 @@ pub fn desired_objects(stream: &str) -> Result<Vec<DesiredObject>, ApplyError> {
         .into_iter()
         .map(|mut object| {
             let types = object.types.clone().unwrap_or_default();
-            default_port_protocols(&types.kind, &mut object.data);
+            normalize_for_apply(&types.kind, &mut object.data);
             let group = types.api_version.rsplit_once('/').map(|(g, _)| g.to_owned()).unwrap_or_default();
             let key = ObjectKey {
                 group,
@@ -98,10 +98,13 @@ impl DesiredObject {
     }
 }
 
-/// Server-side apply treats `protocol` as part of the key of port lists, and the API server
-/// (v1.20 measured) rejects an applied port that omits it, although the API defaults it to TCP:
-/// fill it in where Kubernetes would.
-pub fn default_port_protocols(kind: &str, data: &mut Value) {
+/// Rewrites what server-side apply rejects although the API accepts it elsewhere (both measured
+/// on v1.20, both also break `kubectl apply --server-side`):
+/// - `protocol` is part of the key of port lists, and an applied port that omits it is refused,
+///   although the API defaults it to TCP: fill it in where Kubernetes would;
+/// - a quantity written as a YAML number (`cpu: 0.5`) is refused with "expected string": write it
+///   as the string it means (`"0.5"`).
+pub fn normalize_for_apply(kind: &str, data: &mut Value) {
     let pod_spec_paths: &[&[&str]] = match kind {
         "Pod" => &[&["spec"]],
         "Deployment" | "ReplicaSet" | "StatefulSet" | "DaemonSet" | "Job" | "ReplicationController" | "PodTemplate" => {
@@ -112,6 +115,10 @@ pub fn default_port_protocols(kind: &str, data: &mut Value) {
             default_protocol(data.pointer_mut("/spec/ports"));
             return;
         }
+        "PersistentVolumeClaim" => {
+            quantities_as_strings(data.pointer_mut("/spec/resources/requests"));
+            return;
+        }
         _ => return,
     };
     for path in pod_spec_paths {
@@ -120,7 +127,20 @@ pub fn default_port_protocols(kind: &str, data: &mut Value) {
             if let Some(Value::Array(containers)) = spec.get_mut(list) {
                 for c in containers {
                     default_protocol(c.get_mut("ports"));
+                    for bound in ["requests", "limits"] {
+                        quantities_as_strings(c.pointer_mut(&format!("/resources/{bound}")));
+                    }
                 }
+            }
+        }
+    }
+}
+
+fn quantities_as_strings(map: Option<&mut Value>) {
+    if let Some(Value::Object(map)) = map {
+        for v in map.values_mut() {
+            if let Value::Number(n) = v {
+                *v = Value::String(n.to_string());
             }
         }
     }
@@ -139,8 +159,8 @@ mod tests {
     use super::*;
 
     #[test]
-    fn keys_order_and_protocols() {
-        let stream = "apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: web}\nspec:\n  template:\n    spec:\n      containers:\n      - name: a\n        ports: [{containerPort: 80}, {containerPort: 53, protocol: UDP}]\n---\napiVersion: v1\nkind: Namespace\nmetadata: {name: ns}\n---\napiVersion: v1\nkind: Service\nmetadata: {name: web, namespace: x}\nspec: {ports: [{port: 80}]}\n";
+    fn keys_order_protocols_and_quantities() {
+        let stream = "apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: web}\nspec:\n  template:\n    spec:\n      containers:\n      - name: a\n        ports: [{containerPort: 80}, {containerPort: 53, protocol: UDP}]\n        resources: {requests: {cpu: 0.5, memory: 64Mi}, limits: {cpu: 2}}\n---\napiVersion: v1\nkind: Namespace\nmetadata: {name: ns}\n---\napiVersion: v1\nkind: Service\nmetadata: {name: web, namespace: x}\nspec: {ports: [{port: 80}]}\n";
         let objs = desired_objects(stream).unwrap();
         let keys: Vec<String> = objs.iter().map(|o| o.key.to_string()).collect();
         assert_eq!(keys, ["Namespace ns", "Deployment.apps web", "Service x/web"]);
@@ -150,6 +170,11 @@ mod tests {
             &serde_json::json!([{"containerPort": 80, "protocol": "TCP"}, {"containerPort": 53, "protocol": "UDP"}])
         );
         assert_eq!(objs[2].object.data.pointer("/spec/ports/0/protocol"), Some(&Value::from("TCP")));
+        let resources = objs[1].object.data.pointer("/spec/template/spec/containers/0/resources").unwrap();
+        assert_eq!(
+            resources,
+            &serde_json::json!({"requests": {"cpu": "0.5", "memory": "64Mi"}, "limits": {"cpu": "2"}})
+        );
     }
 
     #[test]

@@ -10,7 +10,7 @@ use crate::health::Health;
 use crate::objects::ObjectKey;
 
 /// What happened to one object.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum Action {
     /// Not in the cluster; created.

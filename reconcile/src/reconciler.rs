@@ -67,13 +67,14 @@ pub struct Sync {
     inventory: Option<Inventory>,
     status: Option<SyncStatus>,
     build: Option<(String, Vec<DesiredObject>)>,
+    attempted: Option<String>,
     failures: u32,
 }
 
 impl Sync {
     /// A sync not yet reconciled.
     pub fn new(spec: SyncSpec) -> Self {
-        Self { spec, inventory: None, status: None, build: None, failures: 0 }
+        Self { spec, inventory: None, status: None, build: None, attempted: None, failures: 0 }
     }
 
     /// How long to wait before the next reconcile: the interval after a success; after
@@ -157,7 +158,7 @@ async fn report(sync: &mut Sync, ctx: &Context, result: &Result<Outcome, Reconci
             next.set_condition("Stalled", "False", "ReconciliationSucceeded", "", &now);
         }
         Err(e) => {
-            if let Some(rev) = sync.build.as_ref().map(|(r, _)| r) {
+            if let Some(rev) = &sync.attempted {
                 next.last_attempted_revision = rev.clone();
             }
             let stalled = matches!(
@@ -196,6 +197,7 @@ pub async fn reconcile(sync: &mut Sync, ctx: &Context, mode: Mode) -> Result<Out
     let spec = sync.spec.clone();
     let deadline = Instant::now() + spec.timeout;
     let revision = fetch(&spec, ctx).await?;
+    sync.attempted = Some(revision.commit.clone());
     let objects = match sync.build.take() {
         Some((commit, objects)) if commit == revision.commit => objects,
         _ => build(&spec, &revision)?,
@@ -240,7 +242,7 @@ pub async fn reconcile(sync: &mut Sync, ctx: &Context, mode: Mode) -> Result<Out
             if mode == Mode::Apply && merged != previous {
                 save_inventory(&cms, &spec.name, &merged).await?;
             }
-            sync.inventory = Some(merged);
+            sync.inventory = Some(if mode == Mode::Apply { merged } else { previous });
             return Err(e);
         }
     };
@@ -258,7 +260,8 @@ pub async fn reconcile(sync: &mut Sync, ctx: &Context, mode: Mode) -> Result<Out
     if mode == Mode::Apply && next != previous {
         save_inventory(&cms, &spec.name, &next).await?;
     }
-    sync.inventory = Some(next);
+    // A dry run changes nothing, not even what this process remembers.
+    sync.inventory = Some(if mode == Mode::Apply { next } else { previous });
     if spec.wait && mode == Mode::Apply {
         let workloads: Vec<_> =
             desired.iter().zip(&targets).filter(|(d, _)| is_workload(&d.key.group, &d.key.kind)).collect();
@@ -403,7 +406,9 @@ impl Pass<'_> {
         };
         let live_value = live.as_ref().map(to_json);
         let action = match (&live_value, previous) {
-            (None, _) => Some(Action::Create),
+            // Applied before, gone now: someone deleted it.
+            (None, Some(_)) => Some(Action::CorrectDrift),
+            (None, None) => Some(Action::Create),
             (Some(_), Some(p)) if p.hash == d.hash => {
                 if live_value.as_ref().is_some_and(|l| contains(&to_value(&d), l)) {
                     None

@@ -7,6 +7,7 @@ mod ecr_candidates;
 mod images;
 mod install_manifests;
 mod lambda;
+mod reconcile;
 mod smoke_aws;
 mod smoke_git;
 mod smoke_kube;

@@ -204,12 +204,16 @@ EOF
     --listen-peer-urls "http://127.0.0.1:$ETCD_PEER_PORT" --initial-advertise-peer-urls "http://127.0.0.1:$ETCD_PEER_PORT" \
     --initial-cluster "shipline-test=http://127.0.0.1:$ETCD_PEER_PORT"
   wait_for etcd "$RUN/pid/etcd" curl -sf "http://127.0.0.1:$ETCD_PORT/health"
-  start_bg kube-apiserver "$K8S_BIN/kube-apiserver" --etcd-servers="http://127.0.0.1:$ETCD_PORT" \
-    --bind-address=127.0.0.1 --advertise-address=127.0.0.1 --secure-port="$KUBE_API_PORT" --insecure-port=0 \
+  # The flags every API server of this cluster shares, kept in a file so tests can start (and
+  # kill, and restart) a second API server over the same etcd on a port of their own.
+  printf '%s\n' --etcd-servers="http://127.0.0.1:$ETCD_PORT" \
+    --bind-address=127.0.0.1 --advertise-address=127.0.0.1 --insecure-port=0 \
     --tls-cert-file="$pki/apiserver.crt" --tls-private-key-file="$pki/apiserver.key" \
     --client-ca-file="$pki/ca.crt" --token-auth-file="$pki/tokens.csv" --authorization-mode=RBAC \
     --service-account-issuer=https://kubernetes.default.svc --service-account-key-file="$pki/sa.key" \
-    --service-account-signing-key-file="$pki/sa.key" --service-cluster-ip-range=10.96.0.0/16 \
+    --service-account-signing-key-file="$pki/sa.key" --service-cluster-ip-range=10.96.0.0/16 >"$RUN/k8s/apiserver.args"
+  mapfile -t apiserver_args <"$RUN/k8s/apiserver.args"
+  start_bg kube-apiserver "$K8S_BIN/kube-apiserver" "${apiserver_args[@]}" --secure-port="$KUBE_API_PORT" \
     --audit-log-path="$RUN/log/kube-audit.log" --audit-policy-file="$HERE/k8s-audit-policy.yaml"
   wait_for kube-apiserver "$RUN/pid/kube-apiserver" \
     curl -sf --cacert "$pki/ca.crt" -H "Authorization: Bearer $KUBE_TOKEN" "https://127.0.0.1:$KUBE_API_PORT/readyz"
@@ -263,6 +267,7 @@ export SHIPLINE_TEST_GIT_SSH_BASE=ssh://$(id -un)@127.0.0.1:$GIT_SSH_PORT$RUN/gi
 export SHIPLINE_TEST_GIT_SSH_KEY=$RUN/ssh/client_ed25519 SHIPLINE_TEST_GIT_KNOWN_HOSTS=$RUN/ssh/known_hosts
 export SHIPLINE_TEST_AWS_CLI=$VENV/bin/aws SHIPLINE_TEST_CFN_LINT=$VENV/bin/cfn-lint
 export KUBECONFIG=$RUN/k8s/kubeconfig SHIPLINE_TEST_KUBE_AUDIT_LOG=$RUN/log/kube-audit.log
+export SHIPLINE_TEST_KUBE_APISERVER=$K8S_BIN/kube-apiserver SHIPLINE_TEST_KUBE_APISERVER_ARGS=$RUN/k8s/apiserver.args
 EOF
 }
 
