@@ -28,7 +28,7 @@ cargo test --workspace --locked --no-run
 # The Lambda e2e tests run the real `bootstrap` binary; building it with the workspace keeps one
 # feature set (a `-p` build from inside the tests would re-resolve features and rebuild deps).
 cargo build --workspace --locked --bins
-export SHIPLINE_LAMBDA_BOOTSTRAP="$CARGO_TARGET_DIR/debug/bootstrap"
+export SHIPLINE_LAMBDA_BOOTSTRAP="$CARGO_TARGET_DIR/debug/bootstrap" SHIPLINE_BIN="$CARGO_TARGET_DIR/debug/shipline"
 
 step "start services"
 trap 'tests/services/ctl.sh down' EXIT

@@ -15,7 +15,7 @@ use clap::{Parser, Subcommand};
 #[derive(Debug, Parser)]
 #[command(name = "shipline", version, about, propagate_version = true)]
 #[command(
-    after_help = "Examples:\n  shipline tag                      # tag for the local checkout\n  shipline tag --json               # the same, as JSON\n  shipline update --dry-run --set flux-system:app=reg/app:main-1f49071-24 deploy/\n\nLogs go to stderr; set SHIPLINE_LOG=debug for more."
+    after_help = "Examples:\n  shipline tag                      # tag for the local checkout\n  shipline tag --json               # the same, as JSON\n  shipline update --dry-run --set flux-system:app=reg/app:main-1f49071-24 deploy/\n\nLogs go to stderr; set SHIPLINE_LOG=debug for more, SHIPLINE_LOG_FORMAT=json for JSON lines."
 )]
 struct Cli {
     #[command(subcommand)]
@@ -60,5 +60,11 @@ fn main() -> ExitCode {
 
 fn init_logging() {
     let filter = tracing_subscriber::EnvFilter::try_from_env("SHIPLINE_LOG").unwrap_or_else(|_| "warn".into());
-    tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).init();
+    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    // One JSON object per line for log collectors (the reconciler's Deployment sets this).
+    if std::env::var("SHIPLINE_LOG_FORMAT").is_ok_and(|f| f == "json") {
+        builder.json().init();
+    } else {
+        builder.init();
+    }
 }

@@ -2,6 +2,8 @@
 //! first apply, no-op with zero writes (counted in the audit log), drift, prune, failed builds,
 //! CRDs, field conflicts, health waits, an API server restart, git auth from a Secret.
 
+mod bench;
+mod cli;
 mod health;
 mod restart;
 mod support;
