@@ -125,7 +125,7 @@ pub fn run(args: &ReconcileArgs) -> Result<(), String> {
             Some(addr) => Some(server::bind(addr).await.map_err(|e| format!("--listen {addr}: {e}"))?),
             None => None,
         };
-        let client = kube::Client::try_default().await.map_err(|e| format!("connecting to the cluster: {e}"))?;
+        let client = shipline_reconcile::kube_client().await?;
         let applier = Applier::new(client, &args.namespace).await.map_err(|e| e.to_string())?;
         let metrics = Arc::new(Metrics::default());
         let ctx = Arc::new(Context::new(applier, &args.reconciler_namespace, state_dir, metrics.clone()));

@@ -17,6 +17,7 @@ pub mod health;
 pub mod inventory;
 pub mod metrics;
 pub mod objects;
+mod pass;
 pub mod plan;
 pub mod prune;
 pub mod reconciler;
@@ -38,3 +39,14 @@ pub const PRUNE_ANNOTATION: &str = "shipline.dev/prune";
 /// Annotation on an object in git that lets shipline delete and re-create it when a change hits
 /// an immutable field (a Job's template, a Service's clusterIP...): `shipline.dev/recreate: "true"`.
 pub const RECREATE_ANNOTATION: &str = "shipline.dev/recreate";
+
+/// A Kubernetes client from KUBECONFIG, `~/.kube/config` or the pod's service account, that
+/// sends `User-Agent: shipline/VERSION` so audit logs tell shipline's requests apart.
+pub async fn kube_client() -> Result<kube::Client, String> {
+    let mut config = kube::Config::infer().await.map_err(|e| format!("finding the cluster: {e}"))?;
+    config.headers.push((
+        hyper::header::USER_AGENT,
+        hyper::header::HeaderValue::from_static(concat!("shipline/", env!("CARGO_PKG_VERSION"))),
+    ));
+    kube::Client::try_from(config).map_err(|e| format!("connecting to the cluster: {e}"))
+}

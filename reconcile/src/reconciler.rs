@@ -6,22 +6,21 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use k8s_openapi::api::core::v1::{ConfigMap, Event, Secret};
-use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
 use kube::Api;
 use kube::api::{DeleteParams, Preconditions};
-use serde_json::Value;
-use shipline_core::apply::{Applier, ApplyError, Target};
+use shipline_core::apply::{Applier, ApplyError};
 use tokio::sync::{OnceCell, RwLock};
 use tokio::time::Instant;
 
 use crate::cluster;
 use crate::config::SyncSpec;
-use crate::drift::{comparable, contains};
+use crate::drift::comparable;
 use crate::error::ReconcileError;
-use crate::health::{Health, assess, is_workload};
+use crate::health::is_workload;
 use crate::inventory::{self, Entry, Inventory};
 use crate::metrics::{Metrics, Observation};
 use crate::objects::{DesiredObject, desired_objects};
+use crate::pass::{Pass, to_json};
 use crate::plan::{Action, Change, Outcome, diff};
 use crate::prune;
 use crate::source::{self, Revision};
@@ -46,7 +45,7 @@ impl Context {
         Self { applier: RwLock::new(applier), namespace: namespace.into(), state_dir, metrics, sdk: OnceCell::new() }
     }
 
-    async fn client(&self) -> kube::Client {
+    pub(crate) async fn client(&self) -> kube::Client {
         self.applier.read().await.client().clone()
     }
 }
@@ -228,6 +227,7 @@ pub async fn reconcile(sync: &mut Sync, ctx: &Context, mode: Mode) -> Result<Out
         outcome: &mut outcome,
         live_health: Vec::new(),
         namespaces_created: BTreeSet::new(),
+        live_cache: Default::default(),
     };
     let applied = pass.apply_all(objects, deadline).await;
     let next = std::mem::take(&mut pass.next);
@@ -315,180 +315,6 @@ fn build(spec: &SyncSpec, revision: &Revision) -> Result<Vec<DesiredObject>, Rec
     let dir = revision.root.join(&spec.path);
     let stream = shipline_core::kustomize::build(&dir).map_err(|e| err(e.to_string()))?;
     desired_objects(&stream).map_err(|e| err(e.to_string()))
-}
-
-/// The apply phase of one reconcile.
-struct Pass<'a> {
-    spec: &'a SyncSpec,
-    ctx: &'a Context,
-    mode: Mode,
-    previous: &'a Inventory,
-    next: Inventory,
-    outcome: &'a mut Outcome,
-    live_health: Vec<(crate::objects::ObjectKey, Health)>,
-    namespaces_created: BTreeSet<String>,
-}
-
-impl Pass<'_> {
-    /// Applies Namespaces and CRDs, waits for the CRDs, then everything else. Returns the
-    /// desired objects (namespaces filled in) with their targets.
-    async fn apply_all(
-        &mut self,
-        objects: Vec<DesiredObject>,
-        deadline: Instant,
-    ) -> Result<(Vec<DesiredObject>, Vec<Target>), ReconcileError> {
-        let (first, rest): (Vec<_>, Vec<_>) = objects.into_iter().partition(|d| d.key.rank() < 2);
-        let mut desired = Vec::new();
-        let mut targets = Vec::new();
-        let mut crds_changed = Vec::new();
-        for d in first {
-            let Some((d, target, changed)) = self.apply_one(d).await? else { continue };
-            if changed && d.key.kind == "CustomResourceDefinition" {
-                crds_changed.push(d.key.name.clone());
-            }
-            desired.push(d);
-            targets.push(target);
-        }
-        if !crds_changed.is_empty() && self.mode == Mode::Apply {
-            let client = self.ctx.client().await;
-            let api: Api<CustomResourceDefinition> = Api::all(client);
-            cluster::wait_crds_established(&self.spec.name, &api, &crds_changed, deadline).await?;
-            self.ctx
-                .applier
-                .write()
-                .await
-                .refresh()
-                .await
-                .map_err(|source| ReconcileError::Apply { sync: self.spec.name.clone(), source })?;
-        }
-        for d in rest {
-            let Some((d, target, _)) = self.apply_one(d).await? else { continue };
-            desired.push(d);
-            targets.push(target);
-        }
-        Ok((desired, targets))
-    }
-
-    /// Applies one object when it is new, changed in git, or drifted. Returns whether it wrote.
-    async fn apply_one(
-        &mut self,
-        mut d: DesiredObject,
-    ) -> Result<Option<(DesiredObject, Target, bool)>, ReconcileError> {
-        let sync = self.spec.name.clone();
-        let target = {
-            let applier = self.ctx.applier.read().await;
-            let ns = d.object.metadata.namespace.clone().unwrap_or_else(|| self.spec.namespace.clone());
-            match applier.target(&d.api_version, &d.key.kind, &d.key.name, Some(&ns)) {
-                Ok(t) => t,
-                Err(ApplyError::UnknownKind { .. }) if self.mode == Mode::DryRun => {
-                    // Its CRD is in this build and not installed yet: it would be created.
-                    let change = Change {
-                        key: d.key.clone(),
-                        action: Action::Create,
-                        diff: Some(diff(None, Some(&to_value(&d)))),
-                    };
-                    self.outcome.changes.push(change);
-                    return Ok(None);
-                }
-                Err(source) => return Err(ReconcileError::Apply { sync, source }),
-            }
-        };
-        d.set_namespace(target.namespace.as_deref());
-        let previous = self.previous.entries.get(&d.key);
-        let live = if target.namespace.as_ref().is_some_and(|ns| self.namespaces_created.contains(ns)) {
-            None
-        } else {
-            target.api.get_opt(&d.key.name).await.map_err(|e| ReconcileError::Kube {
-                sync: sync.clone(),
-                action: format!("reading {}", d.key),
-                source: Box::new(e),
-            })?
-        };
-        let live_value = live.as_ref().map(to_json);
-        let action = match (&live_value, previous) {
-            // Applied before, gone now: someone deleted it.
-            (None, Some(_)) => Some(Action::CorrectDrift),
-            (None, None) => Some(Action::Create),
-            (Some(_), Some(p)) if p.hash == d.hash => {
-                if live_value.as_ref().is_some_and(|l| contains(&to_value(&d), l)) {
-                    None
-                } else {
-                    // Containment could not decide: ask the server what an apply would change.
-                    let (dry, _) = cluster::apply(&sync, &target, &d, true).await?;
-                    (comparable(&to_json(&dry)) != comparable(live_value.as_ref().unwrap_or(&Value::Null)))
-                        .then_some(Action::CorrectDrift)
-                }
-            }
-            (Some(_), _) => Some(Action::Update),
-        };
-        let Some(mut action) = action else {
-            if let Some(l) = &live_value {
-                self.remember(&d, l);
-                if is_workload(&d.key.group, &d.key.kind) {
-                    self.live_health.push((d.key.clone(), assess(&d.key.kind, l)));
-                }
-            }
-            self.outcome.unchanged += 1;
-            return Ok(Some((d, target, false)));
-        };
-        if self.mode == Mode::DryRun {
-            let result = if live.is_none() && d.key.kind != "Namespace" && self.namespace_pending(&target) {
-                to_value(&d)
-            } else {
-                let (dry, recreate) = cluster::apply(&sync, &target, &d, true).await?;
-                if recreate {
-                    action = Action::Recreate;
-                }
-                to_json(&dry)
-            };
-            if d.key.kind == "Namespace" && live.is_none() {
-                self.namespaces_created.insert(d.key.name.clone());
-            }
-            let before = live_value.as_ref().map(comparable);
-            let after = comparable(&result);
-            if before.as_ref() == Some(&after) {
-                self.outcome.unchanged += 1;
-            } else {
-                self.outcome.changes.push(Change {
-                    key: d.key.clone(),
-                    action,
-                    diff: Some(diff(before.as_ref(), Some(&after))),
-                });
-            }
-            if let Some(l) = &live_value {
-                self.remember(&d, l);
-            }
-            return Ok(Some((d, target, false)));
-        }
-        let (applied, recreated) = cluster::apply(&sync, &target, &d, false).await?;
-        if recreated {
-            action = Action::Recreate;
-        }
-        self.remember(&d, &to_json(&applied));
-        self.outcome.changes.push(Change { key: d.key.clone(), action, diff: None });
-        Ok(Some((d, target, true)))
-    }
-
-    fn namespace_pending(&self, target: &Target) -> bool {
-        target.namespace.as_ref().is_some_and(|ns| self.namespaces_created.contains(ns))
-    }
-
-    fn remember(&mut self, d: &DesiredObject, live: &Value) {
-        let uid = live.pointer("/metadata/uid").and_then(Value::as_str).unwrap_or_default().to_owned();
-        let order = self.next.entries.len() as u32;
-        self.next.entries.insert(
-            d.key.clone(),
-            Entry { key: d.key.clone(), api_version: d.api_version.clone(), uid, hash: d.hash.clone(), order },
-        );
-    }
-}
-
-fn to_value(d: &DesiredObject) -> Value {
-    serde_json::to_value(&d.object).unwrap_or(Value::Null)
-}
-
-fn to_json(o: &kube::api::DynamicObject) -> Value {
-    serde_json::to_value(o).unwrap_or(Value::Null)
 }
 
 async fn prune_departed(
