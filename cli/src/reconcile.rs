@@ -119,7 +119,9 @@ pub fn run(args: &ReconcileArgs) -> Result<(), String> {
     let state_dir = args.state_dir.clone().unwrap_or_else(default_state_dir);
     std::fs::create_dir_all(&state_dir).map_err(|e| format!("--state-dir {}: {e}", state_dir.display()))?;
     shipline_core::install_crypto_provider();
-    let rt = crate::images::runtime()?;
+    // One thread runs every sync and the HTTP endpoints (the work is I/O-bound); git fetches
+    // run on the blocking pool. Fewer threads, fewer malloc arenas: a smaller idle footprint.
+    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().map_err(|e| e.to_string())?;
     rt.block_on(async {
         let listener = match args.listen {
             Some(addr) => Some(server::bind(addr).await.map_err(|e| format!("--listen {addr}: {e}"))?),
