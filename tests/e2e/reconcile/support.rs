@@ -131,7 +131,8 @@ impl Audit {
         Self { path, start }
     }
 
-    /// Write requests (not get/list/watch) since the mark whose URI contains any of `needles`.
+    /// Write requests (not get/list/watch) since the mark whose URI contains any of `needles`,
+    /// other than the controller-manager's.
     /// First makes a sentinel request and waits for it to be logged, so everything before it is.
     pub async fn writes(&self, client: &kube::Client, needles: &[&str]) -> Vec<String> {
         let sentinel = unique_name("audit-sentinel");
@@ -146,6 +147,8 @@ impl Audit {
                     .skip(self.start)
                     .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
                     .filter(|e| !matches!(e["verb"].as_str(), Some("get" | "list" | "watch")))
+                    // The controller-manager shares the admin user (it writes workload status).
+                    .filter(|e| !e["userAgent"].as_str().unwrap_or("").starts_with("kube-controller-manager"))
                     .map(|e| format!("{} {}", e["verb"].as_str().unwrap_or(""), e["requestURI"].as_str().unwrap_or("")))
                     .filter(|l| needles.iter().any(|n| l.contains(n)))
                     .collect();
