@@ -33,24 +33,30 @@ fn anchored(re: &Option<String>) -> Result<Option<Regex>, String> {
         .transpose()
 }
 
-/// Parses a Kubernetes label selector (`a=b,c!=d,e in (f,g),!h`).
-fn parse_requirements(s: &str) -> Result<Vec<Requirement>, String> {
-    let mut out = Vec::new();
+/// Splits `s` at each `sep` that is not inside a `brackets` pair (`a,b in (c,d)` -> `a`,
+/// `b in (c,d)`). Shared by label selectors and replacement field paths.
+pub(crate) fn split_outside(s: &str, brackets: (char, char), sep: char) -> Vec<String> {
     let mut parts = Vec::new();
-    let (mut depth, mut cur) = (0, String::new());
+    let (mut depth, mut cur) = (0i32, String::new());
     for c in s.chars() {
-        match c {
-            '(' => depth += 1,
-            ')' => depth -= 1,
-            ',' if depth == 0 => {
-                parts.push(std::mem::take(&mut cur));
-                continue;
-            }
-            _ => {}
+        if c == brackets.0 {
+            depth += 1;
+        } else if c == brackets.1 {
+            depth -= 1;
+        } else if c == sep && depth == 0 {
+            parts.push(std::mem::take(&mut cur));
+            continue;
         }
         cur.push(c);
     }
     parts.push(cur);
+    parts
+}
+
+/// Parses a Kubernetes label selector (`a=b,c!=d,e in (f,g),!h`).
+fn parse_requirements(s: &str) -> Result<Vec<Requirement>, String> {
+    let mut out = Vec::new();
+    let parts = split_outside(s, ('(', ')'), ',');
     for p in parts.iter().map(|p| p.trim()).filter(|p| !p.is_empty()) {
         let set = |rest: &str| -> Result<Vec<String>, String> {
             let inner = rest

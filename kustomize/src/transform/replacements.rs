@@ -5,6 +5,7 @@ use std::path::Path;
 use crate::Error;
 use crate::fields::{Fields, selector, selector_fields};
 use crate::kustomization::Selector;
+use crate::patch::select::split_outside;
 use crate::resid::ResId;
 use crate::resource::Resource;
 use crate::yaml::{Map, Value};
@@ -24,22 +25,7 @@ pub enum Seg {
 
 /// Splits a field path on dots outside brackets.
 pub fn parse_path(path: &str) -> Result<Vec<Seg>, String> {
-    let mut parts = Vec::new();
-    let (mut cur, mut depth) = (String::new(), 0);
-    for c in path.chars() {
-        match c {
-            '[' => depth += 1,
-            ']' => depth -= 1,
-            '.' if depth == 0 => {
-                parts.push(std::mem::take(&mut cur));
-                continue;
-            }
-            _ => {}
-        }
-        cur.push(c);
-    }
-    parts.push(cur);
-    parts
+    split_outside(path, ('[', ']'), '.')
         .into_iter()
         .map(|p| {
             if p.is_empty() {
