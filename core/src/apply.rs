@@ -196,8 +196,13 @@ impl Applier {
 }
 
 fn gvk(api_version: &str, kind: &str) -> GroupVersionKind {
-    let (group, version) = api_version.rsplit_once('/').unwrap_or(("", api_version));
+    let (group, version) = group_version(api_version);
     GroupVersionKind::gvk(group, version, kind)
+}
+
+/// Splits an apiVersion into group and version (`apps/v1` -> `apps`, `v1`; `v1` -> ``, `v1`).
+pub fn group_version(api_version: &str) -> (&str, &str) {
+    api_version.rsplit_once('/').unwrap_or(("", api_version))
 }
 
 #[cfg(test)]

@@ -91,7 +91,7 @@ fn apply_err(sync: &str, target: &Target, desired: &DesiredObject, source: kube:
 }
 
 fn kube_err(sync: &str, action: &str, desired: &DesiredObject, source: kube::Error) -> ReconcileError {
-    ReconcileError::Kube { sync: sync.into(), action: format!("{action} {}", desired.key), source: Box::new(source) }
+    ReconcileError::kube(sync, format!("{action} {}", desired.key), source)
 }
 
 struct Conflicts {
@@ -164,11 +164,10 @@ pub async fn wait_crds_established(
 ) -> Result<(), ReconcileError> {
     for name in names {
         loop {
-            let crd = api.get(name).await.map_err(|e| ReconcileError::Kube {
-                sync: sync.into(),
-                action: format!("reading CustomResourceDefinition {name}"),
-                source: Box::new(e),
-            })?;
+            let crd = api
+                .get(name)
+                .await
+                .map_err(|e| ReconcileError::kube(sync, format!("reading CustomResourceDefinition {name}"), e))?;
             let established = crd
                 .status
                 .iter()
@@ -204,7 +203,7 @@ pub async fn wait_healthy(
         for (desired, target) in pending {
             let live =
                 target.api.get_opt(&desired.key.name).await.map_err(|e| kube_err(sync, "reading", desired, e))?;
-            let value = live.map(|l| serde_json::to_value(l).unwrap_or(Value::Null)).unwrap_or(Value::Null);
+            let value = live.as_ref().map_or(Value::Null, crate::pass::to_json);
             match assess(&desired.key.kind, &value) {
                 Health::Ready => {}
                 failed @ Health::Failed(_) => verdicts.push((desired.key.clone(), failed)),

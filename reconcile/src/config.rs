@@ -156,53 +156,69 @@ pub fn parse_file(text: &str, file: &str) -> Result<Vec<SyncSpec>, ReconcileErro
     let mut names = BTreeSet::new();
     let mut out = Vec::with_capacity(form.syncs.len());
     for (i, s) in form.syncs.into_iter().enumerate() {
-        let at = |message: String| err(format!("syncs[{i}] ({}): {message}", s.name));
+        let name = s.name.clone();
+        let at = |message: String| err(format!("syncs[{i}] ({name}): {message}"));
         if !names.insert(s.name.clone()) {
             return Err(at("name: used by an earlier sync; names must be unique".into()));
         }
-        out.push(
-            validate(SyncSpec {
-                name: s.name.clone(),
-                git: s.git.clone(),
-                reference: s.reference.clone().unwrap_or_else(|| defaults::REF.into()),
-                path: s.path.clone().unwrap_or_else(|| ".".into()),
-                interval: parse_duration(s.interval.as_deref().unwrap_or(defaults::INTERVAL))
-                    .map_err(|m| at(format!("interval: {m}")))?,
-                timeout: parse_duration(s.timeout.as_deref().unwrap_or(defaults::TIMEOUT))
-                    .map_err(|m| at(format!("timeout: {m}")))?,
-                prune: s.prune.unwrap_or(true),
-                wait: s.wait.unwrap_or(true),
-                namespace: s.namespace.clone().unwrap_or_else(|| defaults::NAMESPACE.into()),
-                auth: s.auth.clone(),
-            })
-            .map_err(at)?,
-        );
+        out.push(resolve(s, Source::File).map_err(at)?);
     }
     Ok(out)
 }
 
 /// Builds the one sync given by flags.
 pub fn from_flags(flags: &SyncFlags) -> Result<SyncSpec, ReconcileError> {
-    let err = |message: String| ReconcileError::Config { file: "flags".into(), message };
-    let name = match &flags.name {
-        Some(n) => n.clone(),
-        None => default_name(&flags.git),
-    };
-    let spec = SyncSpec {
-        name,
+    let form = SyncForm {
+        name: flags.name.clone().unwrap_or_else(|| default_name(&flags.git)),
         git: flags.git.clone(),
-        reference: flags.reference.clone().unwrap_or_else(|| defaults::REF.into()),
-        path: flags.path.clone().unwrap_or_else(|| ".".into()),
-        interval: parse_duration(flags.interval.as_deref().unwrap_or(defaults::INTERVAL))
-            .map_err(|m| err(format!("--interval: {m}")))?,
-        timeout: parse_duration(flags.timeout.as_deref().unwrap_or(defaults::TIMEOUT))
-            .map_err(|m| err(format!("--timeout: {m}")))?,
-        prune: flags.prune,
-        wait: flags.wait,
-        namespace: flags.namespace.clone().unwrap_or_else(|| defaults::NAMESPACE.into()),
+        reference: flags.reference.clone(),
+        path: flags.path.clone(),
+        interval: flags.interval.clone(),
+        timeout: flags.timeout.clone(),
+        prune: Some(flags.prune),
+        wait: Some(flags.wait),
+        namespace: flags.namespace.clone(),
         auth: flags.auth_secret.clone().map_or(SyncAuth::None, SyncAuth::Secret),
     };
-    validate(spec).map_err(|m| err(m.replace("name:", "--name:").replace("path:", "--path:")))
+    resolve(form, Source::Flags).map_err(|message| ReconcileError::Config { file: "flags".into(), message })
+}
+
+/// Where a sync was given, which decides how its fields are named in messages.
+#[derive(Debug, Clone, Copy)]
+enum Source {
+    /// A syncs file: `interval`.
+    File,
+    /// Command-line flags: `--interval`.
+    Flags,
+}
+
+impl Source {
+    fn field(self, key: &str) -> String {
+        match self {
+            Self::File => key.to_owned(),
+            Self::Flags => format!("--{key}"),
+        }
+    }
+}
+
+/// Fills in defaults and validates one sync.
+fn resolve(s: SyncForm, source: Source) -> Result<SyncSpec, String> {
+    let duration = |key: &str, text: Option<&str>, default: &str| {
+        parse_duration(text.unwrap_or(default)).map_err(|m| format!("{}: {m}", source.field(key)))
+    };
+    let spec = SyncSpec {
+        interval: duration("interval", s.interval.as_deref(), defaults::INTERVAL)?,
+        timeout: duration("timeout", s.timeout.as_deref(), defaults::TIMEOUT)?,
+        name: s.name,
+        git: s.git,
+        reference: s.reference.unwrap_or_else(|| defaults::REF.into()),
+        path: s.path.unwrap_or_else(|| ".".into()),
+        prune: s.prune.unwrap_or(true),
+        wait: s.wait.unwrap_or(true),
+        namespace: s.namespace.unwrap_or_else(|| defaults::NAMESPACE.into()),
+        auth: s.auth,
+    };
+    validate(spec, source)
 }
 
 /// A DNS label from the repository name in `url` (`.../microservices.git` -> `microservices`).
@@ -214,7 +230,8 @@ fn default_name(url: &str) -> String {
     if label.is_empty() { "sync".into() } else { label.chars().take(40).collect() }
 }
 
-fn validate(spec: SyncSpec) -> Result<SyncSpec, String> {
+fn validate(spec: SyncSpec, source: Source) -> Result<SyncSpec, String> {
+    let field = |key: &str| source.field(key);
     let n = &spec.name;
     let label_ok = !n.is_empty()
         && n.len() <= 40
@@ -223,21 +240,26 @@ fn validate(spec: SyncSpec) -> Result<SyncSpec, String> {
         && !n.ends_with('-');
     if !label_ok {
         return Err(format!(
-            "name: {n:?} must be 1-40 lowercase letters, digits or '-' (it names ConfigMaps), not starting or ending with '-'"
+            "{}: {n:?} must be 1-40 lowercase letters, digits or '-' (it names ConfigMaps), not starting or ending with '-'",
+            field("name")
         ));
     }
     if spec.git.is_empty() {
-        return Err("git: the URL is empty".into());
+        return Err(format!("{}: the URL is empty", field("git")));
     }
     if spec.reference.is_empty() {
-        return Err("ref: empty".into());
+        return Err(format!("{}: empty", field("ref")));
     }
     let path = Path::new(&spec.path);
     if path.is_absolute() || path.components().any(|c| matches!(c, Component::ParentDir)) {
-        return Err(format!("path: {:?} must be relative to the repository root and stay inside it", spec.path));
+        return Err(format!(
+            "{}: {:?} must be relative to the repository root and stay inside it",
+            field("path"),
+            spec.path
+        ));
     }
     if spec.interval < Duration::from_secs(1) {
-        return Err("interval: must be at least 1s".into());
+        return Err(format!("{}: must be at least 1s", field("interval")));
     }
     if let SyncAuth::Files(f) = &spec.auth {
         let https = f.username.is_some() || f.password.is_some();

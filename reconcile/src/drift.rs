@@ -8,6 +8,8 @@
 //! sets) counts as "maybe drifted", and the caller confirms with a server-side dry-run apply,
 //! which writes nothing.
 
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD as BASE64;
 use serde_json::{Map, Value};
 
 /// Whether every field of `desired` (an applied manifest) is present in `live` with an equal
@@ -55,26 +57,8 @@ fn string_data_matches(desired: &Value, live_data: Option<&Value>) -> bool {
     let l = live_data.and_then(Value::as_object).unwrap_or(&empty);
     d.iter().all(|(k, v)| {
         let Some(text) = v.as_str() else { return false };
-        l.get(k).and_then(Value::as_str).is_some_and(|b64| b64 == base64_encode(text.as_bytes()))
+        l.get(k).and_then(Value::as_str).is_some_and(|b64| b64 == BASE64.encode(text))
     })
-}
-
-fn base64_encode(bytes: &[u8]) -> String {
-    const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-    let mut out = String::with_capacity(bytes.len().div_ceil(3) * 4);
-    for chunk in bytes.chunks(3) {
-        let n = (u32::from(chunk[0]) << 16)
-            | (u32::from(*chunk.get(1).unwrap_or(&0)) << 8)
-            | u32::from(*chunk.get(2).unwrap_or(&0));
-        for i in 0..4 {
-            if i <= chunk.len() {
-                out.push(ALPHABET[((n >> (18 - 6 * i)) & 63) as usize] as char);
-            } else {
-                out.push('=');
-            }
-        }
-    }
-    out
 }
 
 /// Whether two strings are the same Kubernetes quantity (`0.5` and `500m`, `1Gi` and

@@ -124,6 +124,11 @@ pub enum ReconcileError {
 }
 
 impl ReconcileError {
+    /// A failed Kubernetes request of `sync` while doing `action` (e.g. `reading ConfigMap x/y`).
+    pub fn kube(sync: &str, action: impl Into<String>, source: kube::Error) -> Self {
+        Self::Kube { sync: sync.to_owned(), action: action.into(), source: Box::new(source) }
+    }
+
     /// A short machine-readable reason, used in conditions, Events and metrics.
     pub fn reason(&self) -> &'static str {
         match self {

@@ -85,18 +85,29 @@ pub async fn load(api: &Api<ConfigMap>, sync: &str) -> Result<Inventory, String>
     Inventory::from_text(text)
 }
 
-/// Writes a sync's inventory (server-side apply, so it is one request and idempotent).
+/// Writes a sync's inventory.
 pub async fn save(api: &Api<ConfigMap>, sync: &str, inventory: &Inventory) -> Result<(), kube::Error> {
-    let name = configmap_name(sync);
+    let data = BTreeMap::from([(DATA_KEY.to_owned(), inventory.to_text())]);
+    apply_state_configmap(api, sync, &configmap_name(sync), data).await
+}
+
+/// Writes one of the ConfigMaps shipline keeps for a sync (inventory, status) with server-side
+/// apply: one request, idempotent, labelled as shipline's.
+pub(crate) async fn apply_state_configmap(
+    api: &Api<ConfigMap>,
+    sync: &str,
+    name: &str,
+    data: BTreeMap<String, String>,
+) -> Result<(), kube::Error> {
     let cm = ConfigMap {
-        metadata: ObjectMeta { name: Some(name.clone()), labels: Some(managed_labels(sync)), ..Default::default() },
-        data: Some(BTreeMap::from([(DATA_KEY.to_owned(), inventory.to_text())])),
+        metadata: ObjectMeta { name: Some(name.to_owned()), labels: Some(managed_labels(sync)), ..Default::default() },
+        data: Some(data),
         ..Default::default()
     };
     let mut value = serde_json::to_value(&cm).unwrap_or_default();
     value["apiVersion"] = "v1".into();
     value["kind"] = "ConfigMap".into();
-    api.patch(&name, &PatchParams::apply(FIELD_MANAGER).force(), &Patch::Apply(value)).await.map(|_| ())
+    api.patch(name, &PatchParams::apply(FIELD_MANAGER).force(), &Patch::Apply(value)).await.map(|_| ())
 }
 
 /// Labels on the ConfigMaps shipline keeps for a sync.

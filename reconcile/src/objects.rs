@@ -4,7 +4,7 @@ use std::fmt;
 
 use kube::api::DynamicObject;
 use serde_json::Value;
-use shipline_core::apply::{ApplyError, kind_rank, parse_objects};
+use shipline_core::apply::{ApplyError, group_version, kind_rank, parse_objects};
 
 /// Identifies an object across API versions: group, kind, namespace, name.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize, serde::Deserialize)]
@@ -63,7 +63,7 @@ pub fn desired_objects(stream: &str) -> Result<Vec<DesiredObject>, ApplyError> {
         .map(|mut object| {
             let types = object.types.clone().unwrap_or_default();
             normalize_for_apply(&types.kind, &mut object.data);
-            let group = types.api_version.rsplit_once('/').map(|(g, _)| g.to_owned()).unwrap_or_default();
+            let group = group_version(&types.api_version).0.to_owned();
             let key = ObjectKey {
                 group,
                 kind: types.kind,
@@ -82,6 +82,9 @@ pub fn desired_objects(stream: &str) -> Result<Vec<DesiredObject>, ApplyError> {
 impl DesiredObject {
     /// Sets (or, for cluster-scoped kinds, clears) the namespace and updates key and hash.
     pub fn set_namespace(&mut self, namespace: Option<&str>) {
+        if self.object.metadata.namespace.as_deref() == namespace {
+            return;
+        }
         self.object.metadata.namespace = namespace.map(str::to_owned);
         self.key.namespace = namespace.unwrap_or_default().to_owned();
         self.rehash();

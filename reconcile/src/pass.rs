@@ -106,13 +106,12 @@ impl Pass<'_> {
             let mut found: HashMap<ObjectKey, Option<DynamicObject>> = keys.iter().map(|k| (k.clone(), None)).collect();
             let mut params = ListParams::default().limit(500);
             loop {
-                let page = api.list(&params).await.map_err(|e| ReconcileError::Kube {
-                    sync: self.spec.name.clone(),
-                    action: format!(
-                        "listing {kind} in {}",
-                        if namespace.is_empty() { "the cluster" } else { &namespace }
-                    ),
-                    source: Box::new(e),
+                let page = api.list(&params).await.map_err(|e| {
+                    ReconcileError::kube(
+                        &self.spec.name,
+                        format!("listing {kind} in {}", if namespace.is_empty() { "the cluster" } else { &namespace }),
+                        e,
+                    )
                 })?;
                 for mut obj in page.items {
                     if let Some(key) = obj.metadata.name.as_deref().and_then(|n| wanted.get(n)) {
@@ -162,11 +161,11 @@ impl Pass<'_> {
         } else if self.namespace_pending(&target) {
             None
         } else {
-            target.api.get_opt(&d.key.name).await.map_err(|e| ReconcileError::Kube {
-                sync: sync.clone(),
-                action: format!("reading {}", d.key),
-                source: Box::new(e),
-            })?
+            target
+                .api
+                .get_opt(&d.key.name)
+                .await
+                .map_err(|e| ReconcileError::kube(&sync, format!("reading {}", d.key), e))?
         };
         if d.key.kind == "Namespace" && live.is_none() {
             // Nothing can exist in a namespace about to be created: no need to read it.

@@ -201,7 +201,7 @@ pub async fn reconcile(sync: &mut Sync, ctx: &Context, mode: Mode) -> Result<Out
         Some((commit, objects)) if commit == revision.commit => objects,
         _ => build(&spec, &revision)?,
     };
-    sync.build = Some((revision.commit.clone(), objects.clone()));
+    let built = objects.len();
     let client = ctx.client().await;
     let cms: Api<ConfigMap> = Api::namespaced(client.clone(), &ctx.namespace);
     let previous = match sync.inventory.take() {
@@ -262,35 +262,34 @@ pub async fn reconcile(sync: &mut Sync, ctx: &Context, mode: Mode) -> Result<Out
     }
     // A dry run changes nothing, not even what this process remembers.
     sync.inventory = Some(if mode == Mode::Apply { next } else { previous });
-    if spec.wait && mode == Mode::Apply {
+    let verdicts = if !spec.wait || mode == Mode::DryRun {
+        Vec::new()
+    } else if outcome.changes.is_empty() {
+        live_health
+    } else {
         let workloads: Vec<_> =
             desired.iter().zip(&targets).filter(|(d, _)| is_workload(&d.key.group, &d.key.kind)).collect();
-        let verdicts = if outcome.changes.is_empty() {
-            live_health
-        } else {
-            cluster::wait_healthy(&spec.name, workloads, deadline).await?
-        };
-        for (key, health) in &verdicts {
-            outcome.add_unhealthy(key, health);
-        }
-        if !outcome.unhealthy.is_empty() {
-            let details = outcome.unhealthy.iter().map(|(o, why)| format!("{o}: {why}")).collect::<Vec<_>>().join("; ");
-            return Err(ReconcileError::Unhealthy {
-                sync: spec.name.clone(),
-                timeout_s: spec.timeout.as_secs(),
-                details,
-            });
-        }
+        cluster::wait_healthy(&spec.name, workloads, deadline).await?
+    };
+    // Keep the build (namespaces filled in) for the next reconcile of this revision, unless a
+    // dry run left out objects whose CRD is not installed yet.
+    if desired.len() == built {
+        sync.build = Some((revision.commit.clone(), desired));
+    }
+    for (key, health) in &verdicts {
+        outcome.add_unhealthy(key, health);
+    }
+    if !outcome.unhealthy.is_empty() {
+        let details = outcome.unhealthy.iter().map(|(o, why)| format!("{o}: {why}")).collect::<Vec<_>>().join("; ");
+        return Err(ReconcileError::Unhealthy { sync: spec.name.clone(), timeout_s: spec.timeout.as_secs(), details });
     }
     Ok(outcome)
 }
 
 async fn save_inventory(cms: &Api<ConfigMap>, sync: &str, inv: &Inventory) -> Result<(), ReconcileError> {
-    inventory::save(cms, sync, inv).await.map_err(|e| ReconcileError::Kube {
-        sync: sync.into(),
-        action: format!("writing inventory {}", inventory::configmap_name(sync)),
-        source: Box::new(e),
-    })
+    inventory::save(cms, sync, inv)
+        .await
+        .map_err(|e| ReconcileError::kube(sync, format!("writing inventory {}", inventory::configmap_name(sync)), e))
 }
 
 async fn fetch(spec: &SyncSpec, ctx: &Context) -> Result<Revision, ReconcileError> {
@@ -327,11 +326,7 @@ async fn prune_departed(
 ) -> Result<(), ReconcileError> {
     let applier = ctx.applier.read().await;
     for entry in prune::plan(previous, desired) {
-        let kube_err = |e: kube::Error| ReconcileError::Kube {
-            sync: spec.name.clone(),
-            action: format!("pruning {}", entry.key),
-            source: Box::new(e),
-        };
+        let kube_err = |e: kube::Error| ReconcileError::kube(&spec.name, format!("pruning {}", entry.key), e);
         let ns = (!entry.key.namespace.is_empty()).then_some(entry.key.namespace.as_str());
         let target = match applier.target(&entry.api_version, &entry.key.kind, &entry.key.name, ns) {
             Ok(t) => t,

@@ -6,11 +6,10 @@ use std::collections::BTreeMap;
 
 use k8s_openapi::api::core::v1::{ConfigMap, Event, EventSource, ObjectReference};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
-use kube::api::{Api, ObjectMeta, Patch, PatchParams, PostParams};
+use kube::api::{Api, ObjectMeta, PostParams};
 use serde::{Deserialize, Serialize};
 
-use crate::FIELD_MANAGER;
-use crate::inventory::managed_labels;
+use crate::inventory::apply_state_configmap;
 
 /// A condition in the Kubernetes style.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -104,16 +103,7 @@ pub async fn load(api: &Api<ConfigMap>, sync: &str) -> Result<SyncStatus, kube::
 
 /// Writes the status ConfigMap.
 pub async fn save(api: &Api<ConfigMap>, sync: &str, status: &SyncStatus) -> Result<(), kube::Error> {
-    let name = configmap_name(sync);
-    let mut value = serde_json::to_value(ConfigMap {
-        metadata: ObjectMeta { name: Some(name.clone()), labels: Some(managed_labels(sync)), ..Default::default() },
-        data: Some(status.to_data()),
-        ..Default::default()
-    })
-    .unwrap_or_default();
-    value["apiVersion"] = "v1".into();
-    value["kind"] = "ConfigMap".into();
-    api.patch(&name, &PatchParams::apply(FIELD_MANAGER).force(), &Patch::Apply(value)).await.map(|_| ())
+    apply_state_configmap(api, sync, &configmap_name(sync), status.to_data()).await
 }
 
 /// Records an Event on the sync's status ConfigMap. `warning` selects the type.

@@ -167,9 +167,20 @@ pub fn require_local_aws() {
 
 /// A `kube::Client` for the test API server (`KUBECONFIG` from the services script).
 pub async fn kube_client() -> kube::Client {
+    kube_client_at(None).await
+}
+
+/// A client with the test cluster's credentials for the API server at `server`
+/// (`https://127.0.0.1:PORT`), or the kubeconfig's own when `None`.
+pub async fn kube_client_at(server: Option<&str>) -> kube::Client {
     shipline_core::install_crypto_provider();
     let path = service_env("KUBECONFIG");
-    let kubeconfig = kube::config::Kubeconfig::read_from(&path).unwrap_or_else(|e| panic!("reading {path}: {e}"));
+    let mut kubeconfig = kube::config::Kubeconfig::read_from(&path).unwrap_or_else(|e| panic!("reading {path}: {e}"));
+    if let Some(server) = server {
+        for c in kubeconfig.clusters.iter_mut().filter_map(|c| c.cluster.as_mut()) {
+            c.server = Some(server.to_owned());
+        }
+    }
     let config = kube::Config::from_custom_kubeconfig(kubeconfig, &Default::default())
         .await
         .unwrap_or_else(|e| panic!("kubeconfig {path}: {e}"));

@@ -8,7 +8,7 @@ use std::time::Duration;
 use k8s_openapi::api::core::v1::ConfigMap;
 use kube::Api;
 use kube::api::ListParams;
-use shipline_e2e::{kube_client, service_env, unique_name};
+use shipline_e2e::{kube_client, kube_client_at, service_env, unique_name};
 use shipline_reconcile::reconciler::{Mode, Sync, reconcile_and_report};
 
 use super::support::{Fixture, LocalRepo, spec, sync_name, trees};
@@ -38,19 +38,9 @@ impl ApiServer {
         Self { child, port }
     }
 
-    async fn client(&self) -> kube::Client {
-        let path = service_env("KUBECONFIG");
-        let mut kubeconfig = kube::config::Kubeconfig::read_from(&path).expect("kubeconfig");
-        for c in kubeconfig.clusters.iter_mut().filter_map(|c| c.cluster.as_mut()) {
-            c.server = Some(format!("https://127.0.0.1:{}", self.port));
-        }
-        let config = kube::Config::from_custom_kubeconfig(kubeconfig, &Default::default()).await.expect("config");
-        kube::Client::try_from(config).expect("client")
-    }
-
     /// Waits (bounded) until the server answers.
     async fn ready(&self) -> kube::Client {
-        let client = self.client().await;
+        let client = kube_client_at(Some(&format!("https://127.0.0.1:{}", self.port))).await;
         let deadline = tokio::time::Instant::now() + Duration::from_secs(90);
         while client.apiserver_version().await.is_err() {
             assert!(tokio::time::Instant::now() < deadline, "the second API server did not come up on {}", self.port);
