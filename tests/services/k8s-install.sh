@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Build a real kube-apiserver + kube-controller-manager (Kubernetes v1.20.2) from Debian bookworm's
+# Build the Kubernetes v1.20.2 binaries the tests run (kube-apiserver, kube-controller-manager, and
+# for the real node: kube-scheduler, kubelet, kube-proxy, kubectl in skew) from Debian bookworm's
 # "kubernetes" source package (full upstream tree with vendor/), using Debian's Go and etcd.
 # Installed once into a cache directory outside the clone; a second run with the binaries present is a no-op.
 #   K8S_PREFIX  where bin/kube-apiserver lands   (default ~/.cache/shipline/k8s)
@@ -10,13 +11,15 @@ WORK=${K8S_WORK:-$HOME/.cache/shipline/k8s-build}
 SRCVER=1.20.5+really1.20.2-1.1+deb12u1
 SRCDIR=kubernetes-1.20.5+really1.20.2
 
-have() { [ -x "$PREFIX/bin/kube-apiserver" ] && [ -x "$PREFIX/bin/kube-controller-manager" ] \
-  && "$PREFIX/bin/kube-apiserver" --version 2>/dev/null | grep -q 'v1.20.2'; }
+BINS="kube-apiserver kube-controller-manager kube-scheduler kubelet kube-proxy kubectl"
+
+have() { for b in $BINS; do [ -x "$PREFIX/bin/$b" ] || return 1; done
+         "$PREFIX/bin/kube-apiserver" --version 2>/dev/null | grep -q 'v1.20.2'; }
 
 export DEBIAN_FRONTEND=noninteractive
 # etcd is needed at run time even when the API server is cached.
 if ! command -v etcd >/dev/null; then apt-get update -qq && apt-get install -y -qq --no-install-recommends etcd-server >/dev/null; fi
-if have; then echo "kube-apiserver cached: $("$PREFIX/bin/kube-apiserver" --version)"; exit 0; fi
+if have; then echo "Kubernetes binaries cached: $("$PREFIX/bin/kube-apiserver" --version)"; exit 0; fi
 
 apt-get update -qq
 apt-get install -y -qq --no-install-recommends golang-go make rsync jq patch xz-utils dpkg-dev openssl curl \
@@ -37,9 +40,10 @@ for d in github.com/modern-go/reflect2 github.com/json-iterator/go; do
 done
 export CGO_ENABLED=0 KUBE_GIT_VERSION=v1.20.2 KUBE_GIT_MAJOR=1 KUBE_GIT_MINOR=20 KUBE_GIT_TREE_STATE=clean \
        KUBE_GIT_COMMIT=faecb196815e248d3ecfb03c680a4507229c2a56
-make WHAT="cmd/kube-apiserver cmd/kube-controller-manager"
+# nice: a cargo build running beside this keeps priority (one Go build of all six shares its cache).
+nice -n 19 make WHAT="$(printf 'cmd/%s ' $BINS)"
 install -d "$PREFIX/bin"
-install -m755 _output/bin/kube-apiserver _output/bin/kube-controller-manager "$PREFIX/bin/"
+for b in $BINS; do install -m755 "_output/bin/$b" "$PREFIX/bin/"; done
 "$PREFIX/bin/kube-apiserver" --version
 # The source tree and Go objects are ~2 GB; the binaries are all a later run needs.
 cd / && rm -rf "$WORK"
