@@ -3,11 +3,12 @@
 use std::path::PathBuf;
 
 use clap::Args;
-use shipline_core::ecr_images::{self, ImageSelector, TagOutcome};
-use shipline_core::git::Secret;
-use shipline_core::oci::{self, ImageBundle};
-use shipline_core::push::{self, PushEvent, PushOptions};
-use shipline_core::registry::{RegistryAuth, RegistryClient, RepositoryAddress};
+use shipline_core::image::ci_context::{self, Lookup};
+use shipline_core::image::ecr_images::{self, ImageSelector, TagOutcome};
+use shipline_core::image::oci::{self, ImageBundle};
+use shipline_core::image::push::{self, PushEvent, PushOptions};
+use shipline_core::image::registry::{RegistryAuth, RegistryClient, RepositoryAddress};
+use shipline_core::secret::Secret;
 
 /// Arguments of `shipline retag`.
 #[derive(Debug, Args)]
@@ -102,12 +103,12 @@ pub(crate) fn runtime() -> Result<tokio::runtime::Runtime, String> {
 pub fn retag(args: &RetagArgs) -> Result<(), String> {
     let selector = match (&args.tag, &args.digest) {
         (Some(t), _) => ImageSelector::Tag(t.clone()),
-        (None, Some(d)) if oci::is_sha256_digest(d) => ImageSelector::Digest(d.clone()),
+        (None, Some(d)) if shipline_core::digest::is_sha256_digest(d) => ImageSelector::Digest(d.clone()),
         (None, Some(d)) => return Err(format!("--digest {d:?}: expected sha256: and 64 lower-case hex characters")),
         (None, None) => unreachable!("clap requires one"),
     };
     for t in &args.new_tags {
-        shipline_core::overlay::ImageRef::parse(&format!("x:{t}"))
+        shipline_core::image::ImageRef::parse(&format!("x:{t}"))
             .map_err(|_| format!("--new-tag {t:?} is not a valid tag"))?;
     }
     if args.dry_run {
@@ -154,13 +155,18 @@ fn load_bundle(args: &PushArgs) -> Result<ImageBundle, String> {
     result.map_err(|e| e.to_string())
 }
 
+/// The tag `shipline tag --no-lookup` would print: flags are absent, so the CodeBuild
+/// environment, then the checkout in the working directory.
 fn default_tag() -> Result<String, String> {
-    let resolved = shipline_core::build_info::resolve_tag(
-        &Default::default(),
-        |name| std::env::var(name).ok(),
-        || shipline_core::git::read_checkout(std::path::Path::new(".")).map_err(|e| e.to_string()),
-    )
-    .map_err(|e| format!("no --tag given and {e}"))?;
+    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().map_err(|e| e.to_string())?;
+    let resolved = rt
+        .block_on(ci_context::resolve_build_tag(
+            &Default::default(),
+            |name| std::env::var(name).ok(),
+            std::path::Path::new("."),
+            Lookup::Never,
+        ))
+        .map_err(|e| format!("no --tag given and {e}"))?;
     Ok(resolved.tag.to_string())
 }
 

@@ -6,10 +6,11 @@ use std::sync::Arc;
 use std::sync::atomic::AtomicBool;
 
 use clap::Args;
-use shipline_core::apply::Applier;
+use shipline_reconcile::apply::Applier;
 use shipline_reconcile::config::{self, SyncFlags};
+use shipline_reconcile::context::{Context, Mode};
 use shipline_reconcile::metrics::Metrics;
-use shipline_reconcile::reconciler::{Context, Mode, Sync};
+use shipline_reconcile::reconciler::Sync;
 use shipline_reconcile::server::{self, Probe};
 use shipline_reconcile::{ReconcileError, run};
 

@@ -2,12 +2,9 @@
 
 use std::path::PathBuf;
 
-use std::collections::BTreeMap;
-
 use clap::Args;
-use shipline_core::build_info::{self, TagFlags};
-use shipline_core::ci_context;
-use shipline_core::git;
+use shipline_core::image::build_info::TagFlags;
+use shipline_core::image::ci_context::{self, Lookup};
 
 /// Arguments of `shipline tag`.
 #[derive(Debug, Args)]
@@ -46,61 +43,14 @@ pub struct TagArgs {
     no_lookup: bool,
 }
 
-fn env_var(name: &str) -> Option<String> {
-    std::env::var(name).ok().filter(|v| !v.trim().is_empty())
-}
-
-/// When running in CodeBuild (`CODEBUILD_BUILD_ID`) and flags plus environment leave a part
-/// open, asks CodeBuild (BatchGetBuilds) and, for pipeline builds, CodePipeline (the source
-/// action's branch; the execution's revision when `CODEPIPELINE_EXECUTION_ID` is set).
-fn looked_up(flags: &TagFlags) -> Result<BTreeMap<String, String>, String> {
-    let is_branch_ref = |v: Option<String>| v.is_some_and(|v| v.starts_with("refs/heads/"));
-    let branch_missing = flags.branch.is_none()
-        && !is_branch_ref(env_var("CODEBUILD_WEBHOOK_HEAD_REF"))
-        && !is_branch_ref(env_var("CODEBUILD_SOURCE_VERSION"));
-    let commit_missing = flags.commit.is_none() && env_var("CODEBUILD_RESOLVED_SOURCE_VERSION").is_none();
-    let build_missing = flags.build.is_none() && env_var("CODEBUILD_BUILD_NUMBER").is_none();
-    let Some(build_id) = env_var("CODEBUILD_BUILD_ID") else { return Ok(BTreeMap::new()) };
-    if !(branch_missing || commit_missing || build_missing) {
-        return Ok(BTreeMap::new());
-    }
-    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().map_err(|e| e.to_string())?;
-    rt.block_on(async {
-        let sdk = shipline_core::aws::load_sdk_config().await;
-        let codebuild = aws_sdk_codebuild::Client::new(&sdk);
-        let mut vars = ci_context::codebuild_variables(&codebuild, &build_id).await.map_err(|e| e.to_string())?;
-        let initiator =
-            env_var("CODEBUILD_INITIATOR").or_else(|| vars.get("CODEBUILD_INITIATOR").cloned()).unwrap_or_default();
-        if let Some(pipeline) = ci_context::pipeline_of_initiator(&initiator) {
-            let codepipeline = aws_sdk_codepipeline::Client::new(&sdk);
-            if branch_missing
-                && let Some(branch) =
-                    ci_context::pipeline_branch(&codepipeline, pipeline).await.map_err(|e| e.to_string())?
-            {
-                vars.insert("CODEBUILD_SOURCE_VERSION".into(), branch);
-            }
-            if let (true, Some(execution)) = (commit_missing, env_var("CODEPIPELINE_EXECUTION_ID"))
-                && let Some(revision) = ci_context::pipeline_revision(&codepipeline, pipeline, &execution)
-                    .await
-                    .map_err(|e| e.to_string())?
-            {
-                vars.insert("CODEBUILD_RESOLVED_SOURCE_VERSION".into(), revision);
-            }
-        }
-        Ok(vars)
-    })
-}
-
 /// Resolves and prints the tag.
 pub fn run(args: &TagArgs) -> Result<(), String> {
     let flags = TagFlags { branch: args.branch.clone(), commit: args.commit.clone(), build: args.build.clone() };
-    let lookup = if args.no_lookup { BTreeMap::new() } else { looked_up(&flags)? };
-    let resolved = build_info::resolve_tag(
-        &flags,
-        |name| env_var(name).or_else(|| lookup.get(name).cloned()),
-        || git::read_checkout(&args.repo).map_err(|e| e.to_string()),
-    )
-    .map_err(|e| e.to_string())?;
+    let lookup = if args.no_lookup { Lookup::Never } else { Lookup::WhenInCodeBuild };
+    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().map_err(|e| e.to_string())?;
+    let resolved = rt
+        .block_on(ci_context::resolve_build_tag(&flags, |name| std::env::var(name).ok(), &args.repo, lookup))
+        .map_err(|e| e.to_string())?;
     if args.json {
         let tag = &resolved.tag;
         let out = serde_json::json!({

@@ -3,7 +3,8 @@
 use std::path::PathBuf;
 
 use clap::Args;
-use shipline_core::overlay::{self, ImageRef, PolicyRef, Target, Updates, tree};
+use shipline_core::image::ImageRef;
+use shipline_core::update::overlay::{self, PolicyRef, Target, Updates, tree};
 
 /// Arguments of `shipline update`.
 #[derive(Debug, Args)]

@@ -4,9 +4,10 @@ use std::collections::BTreeMap;
 use std::path::PathBuf;
 
 use clap::Args;
-use shipline_core::git::{self, GitAuth, Secret};
-use shipline_core::overlay::ImageRef;
-use shipline_core::updater::{self, Candidate, UpdateOutcome, UpdateRequest};
+use shipline_core::git::{self, GitAuth};
+use shipline_core::image::{Candidate, ImageRef};
+use shipline_core::secret::Secret;
+use shipline_core::update::updater::{self, UpdateOutcome, UpdateRequest};
 
 /// Options of `shipline update` that only apply with `--git`.
 #[derive(Debug, Args)]
@@ -55,7 +56,7 @@ fn auth(args: &GitArgs, url: &str) -> Result<GitAuth, String> {
         let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().map_err(|e| e.to_string())?;
         return rt.block_on(async {
             let sdk = shipline_core::aws::load_sdk_config().await;
-            shipline_core::codecommit::git_auth(url, &sdk).await.map_err(|e| e.to_string())
+            shipline_core::git::codecommit::git_auth(url, &sdk).await.map_err(|e| e.to_string())
         });
     }
     if git::ssh_host_port(url).is_some() {
@@ -126,11 +127,11 @@ pub fn run(args: &GitArgs, url: &str, dry_run: bool, json: bool) -> Result<(), S
     let outcome = if args.from_ecr {
         let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().map_err(|e| e.to_string())?;
         let client = rt.block_on(async { aws_sdk_ecr::Client::new(&shipline_core::aws::load_sdk_config().await) });
-        let lookup = |cfg: &shipline_core::config::UpdateConfig| {
+        let lookup = |cfg: &shipline_core::update::config::UpdateConfig| {
             let mut found = BTreeMap::new();
             for entry in &cfg.policies {
                 let list = rt
-                    .block_on(shipline_core::ecr::list_candidates(&client, &entry.repository))
+                    .block_on(shipline_core::image::ecr::list_candidates(&client, &entry.repository))
                     .map_err(|e| e.to_string())?;
                 found.insert(entry.repository.clone(), list);
             }

@@ -8,7 +8,8 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use shipline_core::overlay::{ImageRef, PolicyRef, Target, Updates, tree};
+use shipline_core::image::ImageRef;
+use shipline_core::update::overlay::{PolicyRef, Target, Updates, tree};
 
 const FILES: usize = 10_000;
 const MARKED_EVERY: usize = 10; // 1,000 marked files
@@ -69,12 +70,12 @@ fn main() {
     let read = t.elapsed();
     let t = Instant::now();
     for text in &marked_texts {
-        shipline_core::overlay::scan::scan(text, false).unwrap();
+        shipline_core::update::overlay::scan::scan(text, false).unwrap();
     }
     let scan = t.elapsed();
     let t = Instant::now();
     for text in &marked_texts {
-        shipline_core::overlay::edit_file(text, &updates, false, &allow).unwrap();
+        shipline_core::update::overlay::edit_file(text, &updates, false, &allow).unwrap();
     }
     let edit = t.elapsed();
     println!("phases: walk {walk:?}, read+filter {read:?}, scan {scan:?}, edit (scan+splice+verify) {edit:?}");

@@ -1,27 +1,26 @@
-//! shipline's library: everything the `shipline` CLI and the Lambda share.
+//! shipline's library: everything the `shipline` CLI, the Lambda and the reconciler share about
+//! images and the microservices repository.
 //!
-//! Pure logic ([`tag`], [`build_info`], [`known_hosts`]) is plain functions over data; I/O
-//! ([`git`], [`aws`]) sits at the edges and is thin.
+//! Arranged by concept, each module allowed to use only those listed before it:
+//!
+//! 1. foundations: [`secret`] (credentials that never print), [`digest`] (SHA-256 forms),
+//!    [`aws`] (SDK configuration);
+//! 2. [`git`]: the local checkout and remote repositories (clone, commit, push; HTTPS, SSH,
+//!    CodeCommit IAM credentials, host keys);
+//! 3. [`image`]: naming an image (`branch-commit-build`), reading and pushing it, ECR;
+//! 4. [`update`]: editing kustomize overlays to newer images and pushing the change.
+//!
+//! Pure logic (tags, policies, YAML edits) is plain functions over data; I/O sits at the edges.
+//! Applying to Kubernetes is the reconciler's (`shipline-reconcile`), not this crate's.
 
 #![warn(missing_docs)]
 
-pub mod apply;
 pub mod aws;
-pub mod build_info;
-pub mod ci_context;
-pub mod codecommit;
-pub mod config;
-pub mod ecr;
-pub mod ecr_images;
+pub mod digest;
 pub mod git;
-pub mod known_hosts;
-pub mod oci;
-pub mod overlay;
-pub mod policy;
-pub mod push;
-pub mod registry;
-pub mod tag;
-pub mod updater;
+pub mod image;
+pub mod secret;
+pub mod update;
 
 /// The native kustomize build engine (`shipline build`), byte-identical to kustomize v5.
 pub use shipline_kustomize as kustomize;

@@ -4,9 +4,10 @@
 use std::collections::BTreeMap;
 
 use serde::Serialize;
-use shipline_core::config::UpdateConfig;
-use shipline_core::ecr::split_repository_uri;
-use shipline_core::updater::{Candidate, UpdateOutcome};
+use shipline_core::image::Candidate;
+use shipline_core::image::ecr::split_repository_uri;
+use shipline_core::update::config::UpdateConfig;
+use shipline_core::update::updater::UpdateOutcome;
 
 use crate::events::ImageSpec;
 

@@ -1,6 +1,6 @@
-use shipline_core::config::{CommitSettings, PolicyEntry};
-use shipline_core::overlay::PolicyRef;
-use shipline_core::policy::{Choice, ImagePolicy};
+use shipline_core::update::config::{CommitSettings, PolicyEntry};
+use shipline_core::update::overlay::PolicyRef;
+use shipline_core::update::policy::{Choice, ImagePolicy};
 
 use super::*;
 

@@ -1,7 +1,7 @@
 //! The Lambda's one error type, split into what a retry can fix and what a person must fix.
 
-use shipline_core::codecommit::CodeCommitError;
-use shipline_core::updater::UpdateError;
+use shipline_core::git::codecommit::CodeCommitError;
+use shipline_core::update::updater::UpdateError;
 
 use crate::events::EventError;
 

@@ -8,7 +8,7 @@ use std::sync::{Mutex, OnceLock};
 use aws_config::SdkConfig;
 use serde_json::Value;
 use shipline_core::git::{self, GitAuth};
-use shipline_core::updater::{self, UpdateRequest};
+use shipline_core::update::updater::{self, UpdateRequest};
 use tokio::sync::OnceCell;
 
 use crate::codepipeline::{self, JobFailure, JobSuccess};
@@ -152,7 +152,7 @@ impl Handler {
         let owned = image.clone();
         let (outcome, found) = tokio::task::spawn_blocking(move || {
             let found = Mutex::new(PolicyMatch::default());
-            let lookup = |config: &shipline_core::config::UpdateConfig| {
+            let lookup = |config: &shipline_core::update::config::UpdateConfig| {
                 let matched = decision::match_policies(config, &owned);
                 let candidates = matched.candidates.clone();
                 *found.lock().unwrap_or_else(|p| p.into_inner()) = matched;
@@ -176,7 +176,7 @@ impl Handler {
 
     async fn git_auth(&self, settings: &Settings) -> Result<GitAuth, LambdaError> {
         Ok(match &settings.auth {
-            AuthMode::Iam => shipline_core::codecommit::git_auth(&settings.git_url, self.sdk().await).await?,
+            AuthMode::Iam => shipline_core::git::codecommit::git_auth(&settings.git_url, self.sdk().await).await?,
             AuthMode::Password { username, password } => {
                 GitAuth::UserPassword { username: username.clone(), password: password.clone() }
             }

@@ -4,7 +4,7 @@
 
 use std::path::PathBuf;
 
-use shipline_core::git::Secret;
+use shipline_core::secret::Secret;
 
 use crate::error::LambdaError;
 

@@ -5,9 +5,9 @@
 use std::collections::BTreeSet;
 use std::time::Duration;
 
+use crate::apply::{ApplyError, Target};
 use kube::api::{DeleteParams, DynamicObject, Patch, PatchParams, Preconditions};
 use serde_json::Value;
-use shipline_core::apply::{ApplyError, Target};
 use tokio::time::Instant;
 
 use crate::error::ReconcileError;
@@ -203,7 +203,7 @@ pub async fn wait_healthy(
         for (desired, target) in pending {
             let live =
                 target.api.get_opt(&desired.key.name).await.map_err(|e| kube_err(sync, "reading", desired, e))?;
-            let value = live.as_ref().map_or(Value::Null, crate::pass::to_json);
+            let value = live.as_ref().map_or(Value::Null, crate::objects::to_json);
             match assess(&desired.key.kind, &value) {
                 Health::Ready => {}
                 failed @ Health::Failed(_) => verdicts.push((desired.key.clone(), failed)),

@@ -1,6 +1,6 @@
 //! One error type for the reconciler, with messages that say what to fix.
 
-use shipline_core::apply::ApplyError;
+use crate::apply::ApplyError;
 use shipline_core::git::GitError;
 
 /// Why a reconcile (or the reconciler's set-up) failed.
@@ -92,7 +92,7 @@ pub enum ReconcileError {
         message: String,
     },
     /// A Kubernetes request outside apply failed.
-    #[error("sync {sync}: {action}: {}", shipline_core::apply::api_message(source))]
+    #[error("sync {sync}: {action}: {}", crate::apply::api_message(source))]
     Kube {
         /// Sync name.
         sync: String,

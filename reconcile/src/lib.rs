@@ -9,8 +9,10 @@
 
 #![warn(missing_docs)]
 
+pub mod apply;
 pub mod cluster;
 pub mod config;
+pub mod context;
 pub mod drift;
 pub mod error;
 pub mod health;

@@ -2,9 +2,9 @@
 
 use std::fmt;
 
+use crate::apply::{ApplyError, group_version, kind_rank, parse_objects};
 use kube::api::DynamicObject;
 use serde_json::Value;
-use shipline_core::apply::{ApplyError, group_version, kind_rank, parse_objects};
 
 /// Identifies an object across API versions: group, kind, namespace, name.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize, serde::Deserialize)]
@@ -92,7 +92,7 @@ impl DesiredObject {
 
     fn rehash(&mut self) {
         let bytes = serde_json::to_vec(&self.object).unwrap_or_default();
-        self.hash = shipline_core::oci::sha256_hex(&bytes);
+        self.hash = shipline_core::digest::sha256_hex(&bytes);
     }
 
     /// The value of an annotation in git.
@@ -155,6 +155,12 @@ fn default_protocol(ports: Option<&mut Value>) {
             p.entry("protocol").or_insert_with(|| Value::String("TCP".into()));
         }
     }
+}
+
+/// A Kubernetes object as JSON, for comparing and diffing (an object that cannot be serialised,
+/// which `DynamicObject` never is, compares as `null`).
+pub fn to_json(o: &kube::api::DynamicObject) -> Value {
+    serde_json::to_value(o).unwrap_or(Value::Null)
 }
 
 #[cfg(test)]

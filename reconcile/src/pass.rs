@@ -4,22 +4,23 @@
 
 use std::collections::{BTreeSet, HashMap};
 
+use crate::apply::{ApplyError, Target};
 use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
 use kube::Api;
 use kube::api::{DynamicObject, ListParams};
 use serde_json::Value;
-use shipline_core::apply::{ApplyError, Target};
 use tokio::time::Instant;
 
 use crate::cluster;
 use crate::config::SyncSpec;
+use crate::context::{Context, Mode};
 use crate::drift::{comparable, contains};
 use crate::error::ReconcileError;
 use crate::health::{Health, assess, is_workload};
 use crate::inventory::{Entry, Inventory};
+use crate::objects::to_json;
 use crate::objects::{DesiredObject, ObjectKey};
 use crate::plan::{Action, Change, Outcome, diff};
-use crate::reconciler::{Context, Mode};
 
 /// Groups of at least this many objects of one kind in one namespace are read with a LIST.
 const LIST_THRESHOLD: usize = 3;
@@ -250,8 +251,4 @@ impl Pass<'_> {
 
 pub(crate) fn to_value(d: &DesiredObject) -> Value {
     serde_json::to_value(&d.object).unwrap_or(Value::Null)
-}
-
-pub(crate) fn to_json(o: &kube::api::DynamicObject) -> Value {
-    serde_json::to_value(o).unwrap_or(Value::Null)
 }

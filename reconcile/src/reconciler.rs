@@ -1,63 +1,29 @@
 //! The reconcile function, its context and its error policy.
 
 use std::collections::BTreeSet;
-use std::path::PathBuf;
-use std::sync::Arc;
 use std::time::Duration;
 
+use crate::apply::ApplyError;
 use k8s_openapi::api::core::v1::{ConfigMap, Event, Secret};
 use kube::Api;
 use kube::api::{DeleteParams, Preconditions};
-use shipline_core::apply::{Applier, ApplyError};
-use tokio::sync::{OnceCell, RwLock};
 use tokio::time::Instant;
 
 use crate::cluster;
 use crate::config::SyncSpec;
+use crate::context::{Context, Mode};
 use crate::drift::comparable;
 use crate::error::ReconcileError;
 use crate::health::is_workload;
 use crate::inventory::{self, Entry, Inventory};
-use crate::metrics::{Metrics, Observation};
+use crate::metrics::Observation;
+use crate::objects::to_json;
 use crate::objects::{DesiredObject, desired_objects};
-use crate::pass::{Pass, to_json};
+use crate::pass::Pass;
 use crate::plan::{Action, Change, Outcome, diff};
 use crate::prune;
 use crate::source::{self, Revision};
 use crate::status::{self, SyncStatus};
-
-/// What every reconcile shares.
-pub struct Context {
-    /// Discovery and apply; refreshed when a build brings new CRDs.
-    pub applier: RwLock<Applier>,
-    /// Namespace of the inventory and status ConfigMaps, Events and auth Secrets.
-    pub namespace: String,
-    /// Where clones live (one directory per sync).
-    pub state_dir: PathBuf,
-    /// Prometheus metrics.
-    pub metrics: Arc<Metrics>,
-    sdk: OnceCell<aws_config::SdkConfig>,
-}
-
-impl Context {
-    /// A context over `applier`.
-    pub fn new(applier: Applier, namespace: &str, state_dir: PathBuf, metrics: Arc<Metrics>) -> Self {
-        Self { applier: RwLock::new(applier), namespace: namespace.into(), state_dir, metrics, sdk: OnceCell::new() }
-    }
-
-    pub(crate) async fn client(&self) -> kube::Client {
-        self.applier.read().await.client().clone()
-    }
-}
-
-/// Whether a reconcile may write to the cluster.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Mode {
-    /// Apply, prune, record.
-    Apply,
-    /// Server-side dry runs only; report what would change.
-    DryRun,
-}
 
 /// One sync and what the reconciler remembers of it between reconciles.
 pub struct Sync {
@@ -296,7 +262,7 @@ async fn fetch(spec: &SyncSpec, ctx: &Context) -> Result<Revision, ReconcileErro
     let client = ctx.client().await;
     let secrets: Api<Secret> = Api::namespaced(client, &ctx.namespace);
     let dir = ctx.state_dir.join(&spec.name);
-    let sdk = async || ctx.sdk.get_or_init(shipline_core::aws::load_sdk_config).await.clone();
+    let sdk = async || ctx.sdk_config().await;
     let auth = source::resolve_auth(spec, &secrets, sdk, &dir.join("auth")).await?;
     let spec = spec.clone();
     tokio::task::spawn_blocking(move || source::fetch(&spec, &auth, &dir.join("repo")))

@@ -5,9 +5,10 @@ use std::sync::atomic::Ordering;
 
 use tokio::sync::watch;
 
+use crate::context::{Context, Mode};
 use crate::error::ReconcileError;
 use crate::plan::Outcome;
-use crate::reconciler::{Context, Mode, Sync, reconcile_and_report};
+use crate::reconciler::{Sync, reconcile_and_report};
 use crate::server::Probe;
 
 /// Reconciles every sync once, one after the other; one sync's failure does not stop the

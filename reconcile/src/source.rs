@@ -6,7 +6,8 @@ use std::path::{Path, PathBuf};
 use git2::{Oid, Repository};
 use k8s_openapi::api::core::v1::Secret as KubeSecret;
 use kube::api::Api;
-use shipline_core::git::{GitAuth, Remote, Secret};
+use shipline_core::git::{GitAuth, Remote};
+use shipline_core::secret::Secret;
 
 use crate::config::{SyncAuth, SyncSpec};
 use crate::error::ReconcileError;
@@ -33,7 +34,7 @@ pub async fn resolve_auth(
     match &spec.auth {
         SyncAuth::None => Ok(GitAuth::Anonymous),
         SyncAuth::CodecommitIam => {
-            shipline_core::codecommit::git_auth(&spec.git, &sdk().await).await.map_err(|e| err(e.to_string()))
+            shipline_core::git::codecommit::git_auth(&spec.git, &sdk().await).await.map_err(|e| err(e.to_string()))
         }
         SyncAuth::Files(files) => {
             let read = |p: &Path| {

@@ -8,11 +8,11 @@
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use shipline_core::ecr_images::{self, ImageSelector};
-use shipline_core::git::Secret;
-use shipline_core::oci::layout;
-use shipline_core::push::{self, PushOptions};
-use shipline_core::registry::{RegistryAuth, RegistryClient, RepositoryAddress};
+use shipline_core::image::ecr_images::{self, ImageSelector};
+use shipline_core::image::oci::layout;
+use shipline_core::image::push::{self, PushOptions};
+use shipline_core::image::registry::{RegistryAuth, RegistryClient, RepositoryAddress};
+use shipline_core::secret::Secret;
 use shipline_e2e::{Registry, oci as images, service_env, unique_name};
 
 const LAYER: usize = 10 * 1024 * 1024;
@@ -95,7 +95,7 @@ async fn main() {
     }
     let t = Instant::now();
     for (size, source) in bundle.blobs.values() {
-        let mut r = shipline_core::oci::archive::open_source(source, *size).unwrap();
+        let mut r = shipline_core::image::oci::archive::open_source(source, *size).unwrap();
         let mut ctx = ring::digest::Context::new(&ring::digest::SHA256);
         let mut buf = vec![0u8; 256 * 1024];
         loop {

@@ -1,6 +1,6 @@
 //! Tag context from CodeBuild (ministack: sequential build numbers) and CodePipeline (moto).
 
-use shipline_core::ci_context;
+use shipline_core::image::ci_context;
 use shipline_e2e::{require_local_aws, unique_name};
 
 #[tokio::test]

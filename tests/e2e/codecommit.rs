@@ -4,8 +4,8 @@
 use std::io::Write;
 use std::process::{Command, Stdio};
 
-use shipline_core::codecommit::{SigningCredentials, credentials_at};
-use shipline_core::git::Secret;
+use shipline_core::git::codecommit::{SigningCredentials, credentials_at};
+use shipline_core::secret::Secret;
 use shipline_e2e::service_env;
 
 fn aws_cli_credentials(token: Option<&str>, host: &str, path: &str) -> (String, String) {

@@ -35,12 +35,13 @@ async fn list_candidates_lists_every_tag_with_its_digest() {
     // Neither ministack 1.5.33 nor moto 5.2.5 honours maxResults (measured: 5 images with
     // maxResults=2 come back in one page without nextToken), so this checks the listing, digests
     // and the paginator's single-page path; multi-page responses are not exercised here.
-    let mut found = shipline_core::ecr::list_candidates_paged(&ecr, &uri, Some(2)).await.expect("list");
+    let mut found = shipline_core::image::ecr::list_candidates_paged(&ecr, &uri, Some(2)).await.expect("list");
     found.sort_by(|a, b| a.tag.cmp(&b.tag));
     let found: Vec<(String, String)> = found.into_iter().map(|c| (c.tag, c.digest.unwrap())).collect();
     pushed.sort();
     assert_eq!(found, pushed, "every tag, with its digest");
 
-    let err = shipline_core::ecr::list_candidates(&ecr, &format!("{uri}-missing")).await.unwrap_err().to_string();
+    let err =
+        shipline_core::image::ecr::list_candidates(&ecr, &format!("{uri}-missing")).await.unwrap_err().to_string();
     assert!(err.contains(&format!("{name}-missing")), "{err}");
 }

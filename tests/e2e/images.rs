@@ -4,11 +4,11 @@
 
 use std::process::Command;
 
-use shipline_core::ecr_images::{self, EcrImageError, ImageSelector, TagOutcome};
-use shipline_core::git::Secret;
-use shipline_core::oci::{self, layout};
-use shipline_core::push::{self, PushOptions};
-use shipline_core::registry::{RegistryAuth, RegistryClient, RepositoryAddress};
+use shipline_core::image::ecr_images::{self, EcrImageError, ImageSelector, TagOutcome};
+use shipline_core::image::oci::{self, layout};
+use shipline_core::image::push::{self, PushOptions};
+use shipline_core::image::registry::{RegistryAuth, RegistryClient, RepositoryAddress};
+use shipline_core::secret::Secret;
 use shipline_e2e::{Registry, cutting_proxy, oci as images, require_local_aws, service_env, unique_name};
 
 fn registry_client(reg: &Registry, name: &str) -> RegistryClient {
@@ -34,7 +34,7 @@ fn skopeo_digests(reg: &Registry, reference: &str) -> (String, String) {
         assert!(out.status.success(), "skopeo inspect {reference}: {}", String::from_utf8_lossy(&out.stderr));
         out.stdout
     };
-    let raw_digest = oci::sha256_digest(&run(true));
+    let raw_digest = shipline_core::digest::sha256_digest(&run(true));
     let inspected: serde_json::Value = serde_json::from_slice(&run(false)).unwrap();
     (raw_digest, inspected["Digest"].as_str().unwrap().to_owned())
 }
@@ -181,7 +181,11 @@ async fn ecr_retag_keeps_a_multi_arch_index_and_is_idempotent() {
         .await
         .unwrap();
     let manifest = got.images()[0].image_manifest().unwrap();
-    assert_eq!(oci::sha256_digest(manifest.as_bytes()), index_digest, "exact manifest bytes under the new tag");
+    assert_eq!(
+        shipline_core::digest::sha256_digest(manifest.as_bytes()),
+        index_digest,
+        "exact manifest bytes under the new tag"
+    );
 
     let again = ecr_images::retag(&ecr, &uri, &ImageSelector::Digest(index_digest.clone()), &new_tags)
         .await

@@ -6,8 +6,8 @@
 //! dry-run apply cannot create objects in a Namespace the same dry run creates, so these tests
 //! apply for real.
 
-use shipline_core::apply::{Applier, parse_objects};
 use shipline_e2e::kube_client;
+use shipline_reconcile::apply::{Applier, parse_objects};
 
 fn repo_path(rel: &str) -> std::path::PathBuf {
     std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("..").join(rel)

@@ -15,8 +15,9 @@ use kube::api::{DeleteParams, DynamicObject, Patch, PatchParams, PostParams};
 use shipline_e2e::{GitServer, kube_client, unique_name};
 use shipline_reconcile::ReconcileError;
 use shipline_reconcile::config::SyncAuth;
+use shipline_reconcile::context::Mode;
 use shipline_reconcile::plan::Action;
-use shipline_reconcile::reconciler::{Mode, Sync, reconcile_and_report};
+use shipline_reconcile::reconciler::{Sync, reconcile_and_report};
 use support::{Audit, Fixture, LocalRepo, spec, sync_name, trees};
 
 fn app_tree(ns: &str, value: &str) -> Vec<(&'static str, String)> {

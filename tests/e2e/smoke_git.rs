@@ -4,7 +4,8 @@
 
 use std::sync::Once;
 
-use shipline_core::git::{self, GitAuth, GitError, Remote, Secret};
+use shipline_core::git::{self, GitAuth, GitError, Remote};
+use shipline_core::secret::Secret;
 use shipline_e2e::{GitServer, unique_name};
 
 fn server() -> GitServer {

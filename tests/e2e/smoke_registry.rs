@@ -3,7 +3,7 @@
 use base64::Engine as _;
 use shipline_e2e::{Registry, unique_name};
 
-use shipline_core::oci::sha256_digest;
+use shipline_core::digest::sha256_digest;
 
 #[tokio::test]
 async fn registry_takes_a_blob_with_basic_auth() {

@@ -4,8 +4,10 @@
 use std::collections::BTreeMap;
 use std::sync::{Arc, Barrier, Once};
 
-use shipline_core::git::{self, GitAuth, GitError, Secret};
-use shipline_core::updater::{self, Candidate, UpdateError, UpdateRequest};
+use shipline_core::git::{self, GitAuth, GitError};
+use shipline_core::image::Candidate;
+use shipline_core::secret::Secret;
+use shipline_core::update::updater::{self, UpdateError, UpdateRequest};
 use shipline_e2e::{GitServer, SeededRepo, unique_name};
 
 const SERVICES: usize = 20;

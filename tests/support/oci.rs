@@ -5,7 +5,7 @@ use std::path::Path;
 
 use serde_json::json;
 
-use shipline_core::oci::sha256_hex;
+use shipline_core::digest::sha256_hex;
 
 /// Deterministic pseudo-random bytes (xorshift), so layers differ per seed.
 pub fn pseudo_random(seed: u64, len: usize) -> Vec<u8> {

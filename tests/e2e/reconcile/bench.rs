@@ -5,7 +5,8 @@
 use std::time::Instant;
 
 use shipline_e2e::{kube_client, unique_name};
-use shipline_reconcile::reconciler::{Mode, Sync, reconcile_and_report};
+use shipline_reconcile::context::Mode;
+use shipline_reconcile::reconciler::{Sync, reconcile_and_report};
 
 use super::support::{Fixture, LocalRepo, spec, sync_name, trees};
 

@@ -9,7 +9,8 @@ use k8s_openapi::api::core::v1::ConfigMap;
 use kube::Api;
 use kube::api::ListParams;
 use shipline_e2e::{kube_client, kube_client_at, service_env, unique_name};
-use shipline_reconcile::reconciler::{Mode, Sync, reconcile_and_report};
+use shipline_reconcile::context::Mode;
+use shipline_reconcile::reconciler::{Sync, reconcile_and_report};
 
 use super::support::{Fixture, LocalRepo, spec, sync_name, trees};
 

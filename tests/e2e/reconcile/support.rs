@@ -8,11 +8,11 @@ use std::time::Duration;
 use k8s_openapi::api::core::v1::{ConfigMap, Namespace};
 use kube::Api;
 use kube::api::{ObjectMeta, PostParams};
-use shipline_core::apply::Applier;
 use shipline_e2e::{service_env, unique_name};
+use shipline_reconcile::apply::Applier;
 use shipline_reconcile::config::{SyncAuth, SyncSpec};
+use shipline_reconcile::context::Context;
 use shipline_reconcile::metrics::Metrics;
-use shipline_reconcile::reconciler::Context;
 
 /// A git repository on local disk; the reconciler fetches it by path.
 pub struct LocalRepo {

@@ -2,7 +2,7 @@
 
 use aws_sdk_ecr::Client;
 
-use crate::updater::Candidate;
+use crate::image::Candidate;
 
 /// Why listing failed. Messages name the repository.
 #[derive(Debug, thiserror::Error)]

@@ -5,9 +5,9 @@
 use aws_sdk_ecr::Client;
 use aws_sdk_ecr::types::ImageIdentifier;
 
-use crate::ecr::split_repository_uri;
-use crate::oci;
-use crate::registry::{RegistryAuth, RegistryError, ecr_token_auth};
+use crate::image::ecr::split_repository_uri;
+use crate::image::oci;
+use crate::image::registry::{RegistryAuth, RegistryError, ecr_token_auth};
 
 /// Which image to re-tag.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -129,7 +129,7 @@ pub async fn retag(
         .image_id()
         .and_then(|i| i.image_digest())
         .map(str::to_owned)
-        .unwrap_or_else(|| oci::sha256_digest(manifest.as_bytes()));
+        .unwrap_or_else(|| crate::digest::sha256_digest(manifest.as_bytes()));
     let mut tags = Vec::new();
     for tag in new_tags {
         // A tag already on the image needs no PutImage (real ECR would answer

@@ -10,10 +10,10 @@ use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
 
-use crate::overlay::PolicyRef;
-use crate::overlay::tree;
-use crate::policy::flux::{ImagePolicySpec, NamespacedObjectReference};
-use crate::policy::{Choice, ImagePolicy, PolicyError};
+use crate::update::overlay::PolicyRef;
+use crate::update::overlay::tree;
+use crate::update::policy::flux::{ImagePolicySpec, NamespacedObjectReference};
+use crate::update::policy::{Choice, ImagePolicy, PolicyError};
 
 /// Default branch when neither the configuration nor the caller names one.
 pub const DEFAULT_BRANCH: &str = "main";
@@ -151,7 +151,7 @@ struct ShiplinePolicy {
     #[serde(default)]
     policy: Option<PolicyChoiceConfig>,
     #[serde(default)]
-    filter_tags: Option<crate::policy::flux::TagFilter>,
+    filter_tags: Option<crate::update::policy::flux::TagFilter>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -160,11 +160,11 @@ struct PolicyChoiceConfig {
     #[serde(default)]
     branch_commit_build: Option<BranchCommitBuild>,
     #[serde(default)]
-    semver: Option<crate::policy::flux::SemVerPolicy>,
+    semver: Option<crate::update::policy::flux::SemVerPolicy>,
     #[serde(default)]
-    alphabetical: Option<crate::policy::flux::AlphabeticalPolicy>,
+    alphabetical: Option<crate::update::policy::flux::AlphabeticalPolicy>,
     #[serde(default)]
-    numerical: Option<crate::policy::flux::NumericalPolicy>,
+    numerical: Option<crate::update::policy::flux::NumericalPolicy>,
 }
 
 #[derive(Debug, Default, Deserialize)]

@@ -1,7 +1,7 @@
 //! The image tag `branch-commit-build` (e.g. `main-1f49071-24`): building it from raw inputs and
 //! parsing it back.
 //!
-//! Everything here is pure: no environment, no git. [`crate::build_info`] decides where the raw
+//! Everything here is pure: no environment, no git. [`crate::image::build_info`] decides where the raw
 //! inputs come from.
 
 use std::fmt;

@@ -4,10 +4,10 @@
 
 use std::collections::BTreeMap;
 
-use super::image_ref::ImageRef;
 use super::marker::{PolicyRef, SetterField};
 use super::scalar::{self, ScalarStyle};
 use super::scan::{self, IgnoredMarker, ImagesEntry, ScalarSpan, SyntaxError};
+use crate::image::ImageRef;
 
 /// What the updater writes: new image references by policy (for markers) and by kustomize image
 /// name (for `images:` entries without markers).

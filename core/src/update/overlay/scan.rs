@@ -317,7 +317,7 @@ pub fn scalar_values_at(text: &str) -> Result<Vec<(usize, String)>, SyntaxError>
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::overlay::marker::SetterField;
+    use crate::update::overlay::marker::SetterField;
 
     fn marked(text: &str) -> Vec<(usize, String, SetterField)> {
         scan(text, false).unwrap().marked.into_iter().map(|m| (m.scalar.line, m.scalar.value, m.marker.field)).collect()

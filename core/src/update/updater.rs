@@ -9,21 +9,13 @@ use std::collections::BTreeMap;
 use std::path::Path;
 use std::time::Duration;
 
-use crate::config::{self, PolicyEntry, UpdateConfig};
 use crate::git::{self, GitAuth, GitError, Remote};
-use crate::overlay::{FileUpdate, ImageRef, Target, TreeError, Updates, tree};
+use crate::image::{Candidate, ImageRef};
+use crate::update::config::{self, PolicyEntry, UpdateConfig};
+use crate::update::overlay::{FileUpdate, Target, TreeError, Updates, tree};
 
 /// How many times a rejected push is retried from a fresh clone.
 pub const MAX_PUSH_ATTEMPTS: u32 = 24;
-
-/// A tag an image repository has, with its digest when known.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Candidate {
-    /// The tag.
-    pub tag: String,
-    /// Its manifest digest (`sha256:...`), when known.
-    pub digest: Option<String>,
-}
 
 /// Where the updater works and what it may consider.
 #[derive(Debug, Clone)]

@@ -94,7 +94,7 @@ fn values_that_need_quoting_are_quoted() {
 fn downgrades_are_refused_by_the_guard() {
     let before = "image: reg/app:main-1f49071-24 # {\"$imagepolicy\": \"ns:app\"}\n";
     let never_down = |_: &Target, old: &str, new: &str| {
-        let build = |t: &str| crate::tag::ImageTag::parse(t).map(|t| t.build()).unwrap_or(0);
+        let build = |t: &str| crate::image::tag::ImageTag::parse(t).map(|t| t.build()).unwrap_or(0);
         build(new) > build(old)
     };
     let older = by_policy(&[("ns:app", "reg/app:main-abcdef0-23")]);

@@ -12,8 +12,8 @@ use base64::Engine as _;
 use futures_util::TryStreamExt;
 use reqwest::{RequestBuilder, Response, StatusCode, Url, header};
 
-use crate::git::Secret;
-use crate::oci::{self, BlobSource, Manifest};
+use crate::image::oci::{self, BlobSource, Manifest};
+use crate::secret::Secret;
 
 /// How many times a request is tried when the registry is throttling or failing.
 const MAX_TRIES: u32 = 5;
@@ -332,7 +332,7 @@ impl RegistryClient {
                     .body(body))
             })
             .await?;
-        let actual = format!("sha256:{}", oci::hex(hasher.lock().expect("hasher").clone().finish().as_ref()));
+        let actual = format!("sha256:{}", crate::digest::hex(hasher.lock().expect("hasher").clone().finish().as_ref()));
         if actual != digest {
             return Err(RegistryError::Content(format!(
                 "blob {digest} of {}: the source's bytes hash to {actual}",

@@ -3,7 +3,7 @@
 //! The policies are Flux's (image-reflector-controller, `internal/policy`): `numerical`,
 //! `alphabetical` and `semver`, each behind an optional `filterTags` regex whose `extract`
 //! template picks the part of the tag that is ordered. shipline adds its own default,
-//! [`Choice::BranchCommitBuild`], for the `branch-commit-build` tags of [`crate::tag`].
+//! [`Choice::BranchCommitBuild`], for the `branch-commit-build` tags of [`crate::image::tag`].
 //!
 //! Two of Flux's traps are fixed here:
 //! - A candidate that the policy cannot read (`numerical` on `latest`) is skipped with a reason
@@ -26,7 +26,7 @@ use std::fmt;
 use regex::Regex;
 use serde::{Deserialize, Serialize};
 
-use crate::tag::{ImageTag, sanitize_branch};
+use crate::image::tag::{ImageTag, sanitize_branch};
 use semver_range::{Range, Version};
 
 /// Which end of the order is "newest". As in Flux, ascending (the default) picks the greatest

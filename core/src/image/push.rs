@@ -5,8 +5,8 @@
 
 use futures_util::StreamExt;
 
-use crate::oci::ImageBundle;
-use crate::registry::{Mount, RegistryClient, RegistryError};
+use crate::image::oci::ImageBundle;
+use crate::image::registry::{Mount, RegistryClient, RegistryError};
 
 /// Options of a push.
 #[derive(Debug, Clone)]

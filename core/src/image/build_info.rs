@@ -6,7 +6,8 @@
 
 use serde::Serialize;
 
-use crate::tag::{self, ImageTag, TagError};
+use crate::git::LocalCheckout;
+use crate::image::tag::{self, ImageTag, TagError};
 
 /// Tag parts given explicitly (the `--branch`, `--commit`, `--build` flags).
 #[derive(Debug, Clone, Default)]
@@ -17,20 +18,6 @@ pub struct TagFlags {
     pub commit: Option<String>,
     /// `--build`: a positive build number.
     pub build: Option<String>,
-}
-
-/// What the local git checkout says about HEAD.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct LocalCheckout {
-    /// Where the repository was found (its work tree, or git dir when bare).
-    pub path: String,
-    /// The checked-out branch, `None` when HEAD is detached.
-    pub branch: Option<String>,
-    /// Full SHA of HEAD.
-    pub commit: String,
-    /// Number of commits reachable from HEAD: a build number that grows along a branch, for dry
-    /// runs where no CI build number exists.
-    pub commit_count: u64,
 }
 
 /// Which source supplied a part of the tag.

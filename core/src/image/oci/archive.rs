@@ -10,7 +10,8 @@ use serde::Deserialize;
 use serde_json::json;
 
 use super::layout::{LayoutStore, read_layout};
-use super::{BlobSource, DOCKER_CONFIG, DOCKER_LAYER_TAR, DOCKER_MANIFEST, ImageBundle, Manifest, OciError, hex};
+use super::{BlobSource, DOCKER_CONFIG, DOCKER_LAYER_TAR, DOCKER_MANIFEST, ImageBundle, Manifest, OciError};
+use crate::digest::hex;
 
 /// A tar archive's regular files: path → (data offset, size).
 #[derive(Debug, Clone)]

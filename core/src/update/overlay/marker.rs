@@ -3,7 +3,7 @@
 
 use std::fmt;
 
-use super::image_ref::ImageRef;
+use crate::image::ImageRef;
 
 /// Which part of an image reference a marked scalar holds.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]

@@ -7,7 +7,8 @@
 
 use std::time::SystemTime;
 
-use crate::git::{GitAuth, Secret};
+use crate::git::GitAuth;
+use crate::secret::Secret;
 
 /// AWS credentials for signing.
 #[derive(Debug, Clone)]
@@ -78,12 +79,12 @@ pub fn credentials_at(
     let date = &timestamp[..8.min(timestamp.len())];
     let scope = format!("{date}/{region}/codecommit/aws4_request");
     let string_to_sign =
-        format!("AWS4-HMAC-SHA256\n{timestamp}\n{scope}\n{}", crate::oci::sha256_hex(canonical_request.as_bytes()));
+        format!("AWS4-HMAC-SHA256\n{timestamp}\n{scope}\n{}", crate::digest::sha256_hex(canonical_request.as_bytes()));
     let mut key = hmac(format!("AWS4{}", creds.secret_access_key.expose()).as_bytes(), date.as_bytes());
     for part in [region, "codecommit", "aws4_request"] {
         key = hmac(&key, part.as_bytes());
     }
-    let signature = crate::oci::hex(&hmac(&key, string_to_sign.as_bytes()));
+    let signature = crate::digest::hex(&hmac(&key, string_to_sign.as_bytes()));
     let username = match &creds.session_token {
         Some(token) => format!("{}%{}", creds.access_key_id, token.expose()),
         None => creds.access_key_id.clone(),

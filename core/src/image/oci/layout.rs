@@ -4,9 +4,8 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-use super::{
-    BlobSource, Descriptor, ImageBundle, Manifest, ManifestRefs, OciError, is_index, is_sha256_digest, sha256_digest,
-};
+use super::{BlobSource, Descriptor, ImageBundle, Manifest, ManifestRefs, OciError, is_index};
+use crate::digest::{is_sha256_digest, sha256_digest};
 
 /// Read access to the files of a layout, wherever they are stored.
 pub trait LayoutStore {

@@ -7,39 +7,20 @@
 //! times and never appear in errors or logs (URLs are shown with their user-info removed).
 
 use std::cell::Cell;
-use std::fmt;
 use std::path::{Path, PathBuf};
 
 use git2::{CertificateCheckStatus, Cred, CredentialType, FetchOptions, PushOptions, RemoteCallbacks, Repository};
 
-use crate::build_info::LocalCheckout;
-use crate::known_hosts::{self, HostKeyStatus};
+use crate::secret::Secret;
+
+pub mod codecommit;
+pub mod known_hosts;
+
+use known_hosts::HostKeyStatus;
 
 /// How many times libgit2 may ask for credentials in one operation (clone, push) before we give
 /// up. libgit2 asks again after every rejection, so without a cap a wrong password loops forever.
 const MAX_CREDENTIAL_ATTEMPTS: u32 = 3;
-
-/// A secret string whose `Debug` and `Display` never show the value.
-#[derive(Clone, PartialEq, Eq)]
-pub struct Secret(String);
-
-impl Secret {
-    /// Wraps a secret value.
-    pub fn new(value: impl Into<String>) -> Self {
-        Self(value.into())
-    }
-
-    /// The value, for handing to the one API that needs it.
-    pub fn expose(&self) -> &str {
-        &self.0
-    }
-}
-
-impl fmt::Debug for Secret {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("Secret(***)")
-    }
-}
 
 /// Credentials for a git remote.
 #[derive(Debug, Clone)]
@@ -133,6 +114,20 @@ pub enum GitError {
         /// The reason.
         source: std::io::Error,
     },
+}
+
+/// What the local git checkout says about HEAD.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LocalCheckout {
+    /// Where the repository was found (its work tree, or git dir when bare).
+    pub path: String,
+    /// The checked-out branch, `None` when HEAD is detached.
+    pub branch: Option<String>,
+    /// Full SHA of HEAD.
+    pub commit: String,
+    /// Number of commits reachable from HEAD: a build number that grows along a branch, for dry
+    /// runs where no CI build number exists.
+    pub commit_count: u64,
 }
 
 /// Reads branch, HEAD commit and commit count of the repository containing `path`.

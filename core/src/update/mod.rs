@@ -1,0 +1,16 @@
+//! The overlay updater: choosing the newest image for each policy and writing it into the
+//! kustomize overlays of the microservices repository, byte for byte.
+//!
+//! May use: [`crate::image`] (tags, references, candidates), [`crate::git`] (clone, commit,
+//! push), the kustomize engine (checking that what built before an edit still builds after it)
+//! and the crate's foundations. Nothing below it uses it.
+//!
+//! - [`overlay`]: the editing engine (Flux setter markers, kustomization `images:` entries);
+//! - [`policy`]: Flux image policies (numerical, alphabetical, semver) and `branch-commit-build`;
+//! - [`config`]: `shipline.yaml` or Flux image-automation objects as configuration;
+//! - [`updater`]: one update of a git repository, race-safe and never backwards.
+
+pub mod config;
+pub mod overlay;
+pub mod policy;
+pub mod updater;
