@@ -3,6 +3,7 @@
 pub mod emit;
 pub mod keyorder;
 pub mod parse;
+mod quoted_indent;
 pub mod resolve;
 pub mod value;
 

@@ -42,7 +42,33 @@ pub fn parse_one_yaml11(text: &str) -> Result<Value, ParseError> {
     }
 }
 
+/// How many quoted scalars [`super::quoted_indent::repair`] may re-indent in one file (each
+/// repair parses the file again).
+const MAX_QUOTED_REPAIRS: usize = 500;
+
 fn parse_with(text: &str, yaml11: bool) -> Result<Vec<Value>, ParseError> {
+    let mut repaired: Option<String> = None;
+    let mut first_error = None;
+    for _ in 0..=MAX_QUOTED_REPAIRS {
+        let current = repaired.as_deref().unwrap_or(text);
+        let mut at = None;
+        match parse_once(current, yaml11, &mut at) {
+            Ok(docs) => return Ok(docs),
+            Err(e) => {
+                let first = first_error.get_or_insert(e).clone();
+                match at.and_then(|line| super::quoted_indent::repair(current, line.saturating_sub(1))) {
+                    Some(fixed) => repaired = Some(fixed),
+                    None => return Err(first),
+                }
+            }
+        }
+    }
+    Err(first_error.unwrap_or_else(|| ParseError("too many under-indented quoted scalars".into())))
+}
+
+/// Parses `text`; on an under-indented quoted scalar, `quoted_indent_at` receives the line
+/// (1-based) the parser stopped at.
+fn parse_once(text: &str, yaml11: bool, quoted_indent_at: &mut Option<usize>) -> Result<Vec<Value>, ParseError> {
     // Comments carry no data; without this, another crate enabling granit-parser's `comments`
     // feature (feature unification) would make the parser emit Comment events here.
     let mut options = granit_parser::Options::default();
@@ -58,26 +84,39 @@ fn parse_with(text: &str, yaml11: bool) -> Result<Vec<Value>, ParseError> {
         depth: 0,
         nodes: 0,
         copied: 0,
+        quoted_indent_at: None,
     };
     let mut docs = Vec::new();
-    loop {
-        match b.next()? {
-            Event::StreamStart | Event::DocumentEnd => {}
-            Event::StreamEnd => return Ok(docs),
-            Event::DocumentStart(_, Some(v)) if (v.major, v.minor) != (1, 1) => {
-                // yaml.v3 accepts no other %YAML directive.
-                return Err(ParseError(format!("found incompatible YAML document (%YAML {}.{})", v.major, v.minor)));
-            }
-            Event::DocumentStart(..) => {
-                b.anchors.clear();
-                let ev = b.next()?;
-                if matches!(ev, Event::DocumentEnd) {
-                    docs.push(Value::Null);
-                    continue;
+    let result = b.documents(&mut docs);
+    *quoted_indent_at = b.quoted_indent_at;
+    result.map(|()| docs)
+}
+
+impl Builder<'_> {
+    fn documents(&mut self, docs: &mut Vec<Value>) -> Result<(), ParseError> {
+        let b = self;
+        loop {
+            match b.next()? {
+                Event::StreamStart | Event::DocumentEnd => {}
+                Event::StreamEnd => return Ok(()),
+                Event::DocumentStart(_, Some(v)) if (v.major, v.minor) != (1, 1) => {
+                    // yaml.v3 accepts no other %YAML directive.
+                    return Err(ParseError(format!(
+                        "found incompatible YAML document (%YAML {}.{})",
+                        v.major, v.minor
+                    )));
                 }
-                docs.push(b.node(ev)?);
+                Event::DocumentStart(..) => {
+                    b.anchors.clear();
+                    let ev = b.next()?;
+                    if matches!(ev, Event::DocumentEnd) {
+                        docs.push(Value::Null);
+                        continue;
+                    }
+                    docs.push(b.node(ev)?);
+                }
+                other => return Err(ParseError(format!("unexpected YAML event {other:?}"))),
             }
-            other => return Err(ParseError(format!("unexpected YAML event {other:?}"))),
         }
     }
 }
@@ -107,6 +146,8 @@ struct Builder<'a> {
     nodes: usize,
     /// Nodes copied by anchors and aliases so far (bounded by [`MAX_ALIAS_NODES`]).
     copied: usize,
+    /// The line of an under-indented quoted scalar's continuation, when that stopped the parse.
+    quoted_indent_at: Option<usize>,
 }
 
 impl<'a> Builder<'a> {
@@ -114,6 +155,9 @@ impl<'a> Builder<'a> {
         match self.events.next_event() {
             None => Err(ParseError("unexpected end of YAML".into())),
             Some(Err(e)) => {
+                if matches!(e.kind(), granit_parser::ErrorKind::InvalidQuotedScalarIndent) {
+                    self.quoted_indent_at = Some(e.marker().line());
+                }
                 let text = e.to_string();
                 if text.contains("recursion limit exceeded") {
                     return Err(ParseError(format!("{}: {text}", too_deep().0)));
@@ -250,7 +294,8 @@ impl<'a> Builder<'a> {
                 continue;
             }
             let key = key_text(&key)?;
-            if map.contains_key(&key) {
+            // yaml.v2 (kustomization files) keeps the last of duplicate keys; yaml.v3 refuses them.
+            if map.contains_key(&key) && !self.yaml11 {
                 return Err(ParseError(format!("mapping key {key:?} already defined")));
             }
             map.insert(key, value);
