@@ -172,12 +172,15 @@ impl Ctx<'_> {
         let referrer = self.referrer.cur_id();
         let mut c: Vec<&Resource> = candidates
             .into_iter()
-            .filter(|r| r.all_ids().any(|id| id.name == old))
-            .filter(|r| r.all_ids().any(target))
+            // kustomize sieves by previous ids only (`PrevIds`): a resource never renamed or
+            // moved is no referral, so references to it are left alone (measured: a subject
+            // without a namespace stays so when nothing transformed the ServiceAccount).
+            .filter(|r| r.prev.iter().any(|id| id.name == old))
+            .filter(|r| r.prev.iter().any(target))
             .filter(|r| {
                 self.role_ref
                     .as_ref()
-                    .is_none_or(|g| r.all_ids().any(|id| id.gvk.kind == g.kind && id.gvk.group == g.group))
+                    .is_none_or(|g| r.prev.iter().any(|id| id.gvk.kind == g.kind && id.gvk.group == g.group))
             })
             .filter(|r| {
                 let cur = r.cur_id();

@@ -56,6 +56,12 @@ fn merge_key(field: &str, parent: &str) -> Option<&'static str> {
             "containerPort"
         }
         "ports" if parent == "spec" => "port",
+        // Validating/MutatingWebhookConfiguration `webhooks`, ServiceAccount `secrets`.
+        "webhooks" | "secrets" if parent.is_empty() => "name",
+        // CSINode `spec.drivers`; Node `status.addresses`, Pod `status.podIPs`.
+        "drivers" if parent == "spec" => "name",
+        "addresses" if parent == "status" => "type",
+        "podIPs" if parent == "status" => "ip",
         _ => return None,
     })
 }

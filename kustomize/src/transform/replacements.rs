@@ -5,7 +5,6 @@ use std::path::Path;
 use crate::Error;
 use crate::fields::{Fields, Obj, selector_obj, selector_of};
 use crate::kustomization::Selector;
-use crate::patch::select::split_outside;
 use crate::resid::ResId;
 use crate::resource::Resource;
 use crate::yaml::{Map, Value};
@@ -23,9 +22,54 @@ pub enum Seg {
     Any,
 }
 
-/// Splits a field path on dots outside brackets.
+/// kyaml's `SmarterPathSplitter`: splits on `.` except where escaped (`a\.b`), rejoins
+/// bracketed elements that contain dots (`[name=a.b]`, `[cert-manager.io/x]`), and unwraps
+/// brackets without `=` into plain keys.
+fn split_path(path: &str) -> Vec<String> {
+    let mut escaped: Vec<String> = Vec::new();
+    for piece in path.split('.') {
+        match escaped.last_mut() {
+            Some(last) if last.ends_with('\\') => {
+                last.pop();
+                last.push('.');
+                last.push_str(piece);
+            }
+            _ => escaped.push(piece.to_string()),
+        }
+    }
+    let mut out: Vec<String> = Vec::new();
+    let mut pieces = escaped.into_iter();
+    while let Some(elem) = pieces.next() {
+        if elem.starts_with('[') && !elem.ends_with(']') {
+            let mut joined = elem;
+            for next in pieces.by_ref() {
+                joined.push('.');
+                joined.push_str(&next);
+                if next.ends_with(']') {
+                    break;
+                }
+            }
+            out.push(joined);
+        } else {
+            out.push(elem);
+        }
+    }
+    for e in out.iter_mut() {
+        if e.len() >= 2 && e.starts_with('[') && e.ends_with(']') && !e.contains('=') {
+            *e = e[1..e.len() - 1].to_string();
+        }
+    }
+    out
+}
+
+/// Parses a replacement field path. Measured: one leading `.` is ignored (`.metadata.name`);
+/// any other empty element makes kubectl fail.
 pub fn parse_path(path: &str) -> Result<Vec<Seg>, String> {
-    split_outside(path, ('[', ']'), '.')
+    let mut parts = split_path(path);
+    if path.starts_with('.') && !parts.is_empty() {
+        parts.remove(0);
+    }
+    parts
         .into_iter()
         .map(|p| {
             if p.is_empty() {
@@ -302,5 +346,17 @@ mod tests {
             ]
         );
         assert!(parse_path("a..b").is_err());
+        assert!(parse_path("a.b.").is_err());
+        let key = |k: &str| Seg::Key(k.into());
+        assert_eq!(parse_path(".metadata.namespace").unwrap(), [key("metadata"), key("namespace")]);
+        assert_eq!(
+            parse_path(".metadata.annotations.[cert-manager.io/inject-ca-from]").unwrap(),
+            [key("metadata"), key("annotations"), key("cert-manager.io/inject-ca-from")]
+        );
+        assert_eq!(
+            parse_path(r"metadata.labels.postgres-operator\.crunchydata\.com/pguser").unwrap(),
+            [key("metadata"), key("labels"), key("postgres-operator.crunchydata.com/pguser")]
+        );
+        assert_eq!(parse_path("a.[k=v.w].b").unwrap(), [key("a"), Seg::Match("k".into(), "v.w".into()), key("b")]);
     }
 }
