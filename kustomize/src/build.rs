@@ -57,6 +57,11 @@ fn build_on_this_thread(dir: &Path) -> Result<String, Error> {
         field: "vars".into(),
         message,
     })?;
+    // Objects marked as local configuration (read by replacements and the like) are not output.
+    resources.retain(|r| {
+        r.meta_map("annotations").and_then(|a| a.get("config.kubernetes.io/local-config")).and_then(Value::as_str)
+            != Some("true")
+    });
     sort::sort(&mut resources, k.sort_options.as_ref()).map_err(|message| Error::InvalidField {
         file: k.file.clone(),
         field: "sortOptions".into(),
@@ -216,7 +221,18 @@ fn accumulate(
     stack.push(dir.to_path_buf());
     let mut seen: HashSet<IdKey> = resources.iter().map(|r| id_key(&r.cur_id())).collect();
     for entry in &k.resources {
-        for r in load_entry(&k, dir, "resources", entry, stack, record, Some(&mut *tc))? {
+        let loaded = load_entry(&k, dir, "resources", entry, stack, record, Some(&mut *tc))?;
+        // kustomize merges the vars of each accumulated directory into one set and fails on a
+        // name it has already seen.
+        let known: HashSet<&str> = resources.iter().flat_map(|r| r.ref_vars.iter().map(|v| v.name.as_str())).collect();
+        if let Some(v) = loaded.iter().flat_map(|r| &r.ref_vars).find(|v| known.contains(v.name.as_str())) {
+            return Err(Error::Transform {
+                file: k.file.clone(),
+                field: format!("resources: {entry}"),
+                message: format!("var '{}' already encountered", v.name),
+            });
+        }
+        for r in loaded {
             append(resources, &mut seen, r, &k.file)?;
         }
     }
@@ -425,7 +441,8 @@ pub fn load_resources(path: &Path) -> Result<Vec<Resource>, Error> {
                             }
                         }
                     }
-                    (true, None) | (true, Some(Value::Null | Value::Blank)) => {}
+                    // A kind ending in `List` without `items` is an ordinary resource (measured).
+                    (true, Some(Value::Null | Value::Blank)) => {}
                     _ => out.push(Resource::new(m, path.to_path_buf())?),
                 }
             }
@@ -472,6 +489,14 @@ fn transform_all(
             patch::apply(k, dir, p, resources)
         }
     };
+    if !k.patches_sm.is_empty() && patch::all_empty(k, dir, &k.patches_sm)? {
+        let files: Vec<&str> = k.patches_sm.iter().filter_map(|p| p.path.as_deref()).collect();
+        return Err(Error::Transform {
+            file: k.file.clone(),
+            field: "patchesStrategicMerge".into(),
+            message: format!("patch appears to be empty; files={files:?}"),
+        });
+    }
     for p in &k.patches_sm {
         patch(resources, p)?;
     }

@@ -84,7 +84,6 @@ pub fn parse(file: &Path, field: &str, obj: &Map, generator: bool) -> Result<Ste
     for key in ["labels", "annotations"] {
         meta.get(key);
     }
-    meta.finish()?;
     let unsupported = |reason: &str| Error::Unsupported {
         file: file.to_path_buf(),
         field: format!("{field}: {api_version} {kind} {name}"),
@@ -212,13 +211,11 @@ pub fn parse(file: &Path, field: &str, obj: &Map, generator: bool) -> Result<Ste
                 tag_suffix: io.string("tagSuffix")?,
                 digest: io.string("digest")?,
             };
-            io.finish()?;
             Step::Image { image, specs: field_specs(&o)? }
         }
         (false, "ReplicaCountTransformer") => {
             let ro = o.obj("replica")?;
             let (name, count) = (ro.string("name")?.unwrap_or_default(), ro.int("count")?.unwrap_or(0));
-            ro.finish()?;
             Step::Replicas { name, count, specs: field_specs(&o)? }
         }
         _ => {
@@ -226,7 +223,10 @@ pub fn parse(file: &Path, field: &str, obj: &Map, generator: bool) -> Result<Ste
             return Err(unsupported(&format!("this builtin plugin is not implemented under `{list}`")));
         }
     };
-    o.finish()?;
+    // kustomize configures builtin plugins with a lenient decoder: fields it does not know
+    // are ignored (measured: `labels` directly under a ConfigMapGenerator, `name` in a field
+    // spec). The engine ignores them too, with the same result; known fields are still matched
+    // as Go matches them.
     Ok(step)
 }
 
@@ -243,14 +243,12 @@ fn sm_patch(field: &str, path: Option<String>, text: String) -> PatchSpec {
 }
 
 fn generator_options(o: &Obj) -> Result<GenOptions, Error> {
-    let opts = GenOptions {
+    Ok(GenOptions {
         labels: o.pairs("labels")?,
         annotations: o.pairs("annotations")?,
         disable_hash: o.bool("disableNameSuffixHash")?,
         immutable: o.bool("immutable")?,
-    };
-    o.finish()?;
-    Ok(opts)
+    })
 }
 
 /// The plugin's `fieldSpecs` (kustomize's `types.FieldSpec`: group, version, kind, path, create).
@@ -264,7 +262,6 @@ fn field_specs(o: &Obj) -> Result<Vec<FieldSpec>, Error> {
                 .group(&so.string("group")?.unwrap_or_default())
                 .version(&so.string("version")?.unwrap_or_default()),
         );
-        so.finish()?;
     }
     Ok(out)
 }

@@ -20,7 +20,15 @@ pub fn apply(k: &Kustomization, root: &Path, p: &PatchSpec, resources: &mut Vec<
         Some(path) => read(&restricted_file(k, root, &p.field, path)?)?,
         None => p.text.clone(),
     };
+    // Measured: a `patches` file that is empty or only white space is ignored, one holding only
+    // comments is refused ("illegally qualifies as both an SM and JSON patch").
+    if p.json6902.is_none() && text.trim().is_empty() {
+        return Ok(());
+    }
     let docs = parse_patch_documents(&text).map_err(|e| err(format!("invalid patch: {e}")))?;
+    if p.json6902.is_none() && docs.iter().all(|d| matches!(d, Value::Null | Value::Blank)) {
+        return Err(err("the patch holds no document (illegally qualifies as both an SM and JSON patch)".into()));
+    }
     let is_json = p.json6902 == Some(true) || matches!(docs.as_slice(), [Value::Seq(_)]);
     if is_json {
         let ops = json6902::parse_ops(&text).map_err(&err)?;
@@ -131,6 +139,26 @@ pub fn apply(k: &Kustomization, root: &Path, p: &PatchSpec, resources: &mut Vec<
 }
 
 /// The id a strategic merge patch without `target` designates.
+/// Whether every entry of `patchesStrategicMerge` holds no document: kustomize runs them as
+/// one transformer and refuses it then ("patch appears to be empty").
+pub fn all_empty(k: &Kustomization, root: &Path, list: &[PatchSpec]) -> Result<bool, Error> {
+    for p in list {
+        let text = match &p.path {
+            Some(path) => read(&restricted_file(k, root, &p.field, path)?)?,
+            None => p.text.clone(),
+        };
+        let docs = parse_patch_documents(&text).map_err(|e| Error::Transform {
+            file: k.file.clone(),
+            field: p.field.clone(),
+            message: format!("invalid patch: {e}"),
+        })?;
+        if docs.iter().any(|d| !matches!(d, Value::Null | Value::Blank)) {
+            return Ok(false);
+        }
+    }
+    Ok(true)
+}
+
 fn patch_id(patch: &Map) -> ResId {
     let s = |path: &[&str]| Value::Map(patch.clone()).get_path(path).and_then(Value::as_str).unwrap_or("").to_string();
     ResId {
