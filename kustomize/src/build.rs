@@ -13,7 +13,7 @@ use crate::tconfig::TransformerConfig;
 use crate::transform::replacements::parse_replacement;
 use crate::yaml::resolve::resolve_plain_v3;
 use crate::yaml::{Value, parse_documents};
-use crate::{Error, generator, hash, nameref, patch, sort, transform};
+use crate::{Error, generator, hash, nameref, patch, plugins, sort, transform};
 
 /// Stack of the build thread. Every pass recurses over value trees, which the YAML reader
 /// bounds to [`crate::yaml::parse::MAX_DEPTH`] levels; this leaves room for that depth in any
@@ -57,6 +57,11 @@ fn build_on_this_thread(dir: &Path) -> Result<String, Error> {
         field: "vars".into(),
         message,
     })?;
+    // Objects marked as local configuration (read by replacements and the like) are not output.
+    resources.retain(|r| {
+        r.meta_map("annotations").and_then(|a| a.get("config.kubernetes.io/local-config")).and_then(Value::as_str)
+            != Some("true")
+    });
     sort::sort(&mut resources, k.sort_options.as_ref()).map_err(|message| Error::InvalidField {
         file: k.file.clone(),
         field: "sortOptions".into(),
@@ -216,38 +221,19 @@ fn accumulate(
     stack.push(dir.to_path_buf());
     let mut seen: HashSet<IdKey> = resources.iter().map(|r| id_key(&r.cur_id())).collect();
     for entry in &k.resources {
-        if is_remote(entry) {
-            return Err(Error::Unsupported {
+        let loaded = load_entry(&k, dir, "resources", entry, stack, record, Some(&mut *tc))?;
+        // kustomize merges the vars of each accumulated directory into one set and fails on a
+        // name it has already seen.
+        let known: HashSet<&str> = resources.iter().flat_map(|r| r.ref_vars.iter().map(|v| v.name.as_str())).collect();
+        if let Some(v) = loaded.iter().flat_map(|r| &r.ref_vars).find(|v| known.contains(v.name.as_str())) {
+            return Err(Error::Transform {
                 file: k.file.clone(),
                 field: format!("resources: {entry}"),
-                reason: "remote resources are not fetched; vendor them into the repository".into(),
+                message: format!("var '{}' already encountered", v.name),
             });
         }
-        let joined = dir.join(entry);
-        if !joined.exists() {
-            return Err(Error::Missing { file: k.file.clone(), field: "resources".into(), entry: entry.clone() });
-        }
-        let path = canonical(&joined)?;
-        if path.is_dir() {
-            let mut sub = Vec::new();
-            let mut sub_tc = TransformerConfig::default();
-            accumulate(&path, &mut sub, stack, Kind::Resource, &mut sub_tc, record)?;
-            tc.merge(&sub_tc);
-            for r in sub {
-                append(resources, &mut seen, r, &k.file)?;
-            }
-        } else {
-            if !path.starts_with(dir) {
-                return Err(Error::OutsideRoot {
-                    file: k.file.clone(),
-                    field: "resources".into(),
-                    entry: entry.clone(),
-                    root: dir.to_path_buf(),
-                });
-            }
-            for r in load_resources(&path)? {
-                append(resources, &mut seen, r, &k.file)?;
-            }
+        for r in loaded {
+            append(resources, &mut seen, r, &k.file)?;
         }
     }
     for entry in &k.configurations {
@@ -261,6 +247,9 @@ fn accumulate(
     // Measured: a kustomization's own generators run before its components, so components can
     // merge into (and transform) what the parent generates.
     generator::run(&k, dir, resources)?;
+    for step in plugin_steps(&k, dir, &k.generators, "generators", stack, record)? {
+        run_step(&k, dir, step, resources, tc, record)?;
+    }
     for entry in &k.components {
         let joined = dir.join(entry);
         if is_remote(entry) || !joined.is_dir() {
@@ -269,6 +258,18 @@ fn accumulate(
         accumulate(&canonical(&joined)?, resources, stack, Kind::Component, tc, record)?;
     }
     transform_all(&k, dir, resources, tc, record)?;
+    for step in plugin_steps(&k, dir, &k.transformers, "transformers", stack, record)? {
+        run_step(&k, dir, step, resources, tc, record)?;
+    }
+    if let Some(entry) = k.validators.first() {
+        return Err(Error::Unsupported {
+            file: k.file.clone(),
+            field: format!("validators: {entry}"),
+            reason:
+                "validator plugins are not run (kustomize has no builtin validators; kubectl does not enable others)"
+                    .into(),
+        });
+    }
     transform::vars::bind(resources, &k.vars).map_err(|message| Error::Transform {
         file: k.file.clone(),
         field: "vars".into(),
@@ -276,6 +277,128 @@ fn accumulate(
     })?;
     stack.pop();
     Ok(k)
+}
+
+/// Loads the objects one entry of `resources` (or of `generators`/`transformers`) names: a
+/// file under `dir`, or a kustomization directory built on its own. `tc`, when given, receives
+/// the directory's transformer configuration.
+#[allow(clippy::too_many_arguments)]
+fn load_entry(
+    k: &Kustomization,
+    dir: &Path,
+    field: &str,
+    entry: &str,
+    stack: &mut Vec<PathBuf>,
+    record: Record,
+    tc: Option<&mut TransformerConfig>,
+) -> Result<Vec<Resource>, Error> {
+    if is_remote(entry) {
+        return Err(Error::Unsupported {
+            file: k.file.clone(),
+            field: format!("{field}: {entry}"),
+            reason: "remote resources are not fetched; vendor them into the repository".into(),
+        });
+    }
+    let joined = dir.join(entry);
+    if !joined.exists() {
+        return Err(Error::Missing { file: k.file.clone(), field: field.into(), entry: entry.to_string() });
+    }
+    let path = canonical(&joined)?;
+    if path.is_dir() {
+        let mut sub = Vec::new();
+        let mut sub_tc = TransformerConfig::default();
+        accumulate(&path, &mut sub, stack, Kind::Resource, &mut sub_tc, record)?;
+        if let Some(tc) = tc {
+            tc.merge(&sub_tc);
+        }
+        return Ok(sub);
+    }
+    if !path.starts_with(dir) {
+        return Err(Error::OutsideRoot {
+            file: k.file.clone(),
+            field: field.into(),
+            entry: entry.to_string(),
+            root: dir.to_path_buf(),
+        });
+    }
+    load_resources(&path)
+}
+
+/// The builtin plugins configured by `generators` or `transformers` entries, in order.
+fn plugin_steps(
+    k: &Kustomization,
+    dir: &Path,
+    entries: &[String],
+    field: &str,
+    stack: &mut Vec<PathBuf>,
+    record: Record,
+) -> Result<Vec<plugins::Step>, Error> {
+    let mut steps = Vec::new();
+    for (i, entry) in entries.iter().enumerate() {
+        let ef = format!("{field}[{i}]");
+        if record.origins {
+            return Err(Error::Unsupported {
+                file: k.file.clone(),
+                field: ef,
+                reason: "build annotations (`buildMetadata`) for plugin configurations are not implemented".into(),
+            });
+        }
+        let objs: Vec<crate::yaml::Map> = if plugins::is_inline(entry) {
+            parse_documents(entry)
+                .map_err(|e| Error::Yaml { path: k.file.clone(), message: format!("{ef}: {}", e.0) })?
+                .into_iter()
+                .filter_map(|d| match d {
+                    Value::Map(m) => Some(m),
+                    _ => None,
+                })
+                .collect()
+        } else {
+            load_entry(k, dir, field, entry, stack, record, None)?.into_iter().map(|r| r.obj).collect()
+        };
+        for obj in &objs {
+            steps.push(plugins::parse(&k.file, &ef, obj, field == "generators")?);
+        }
+    }
+    Ok(steps)
+}
+
+/// Runs one builtin plugin over the resources of the kustomization `k` that configured it.
+fn run_step(
+    k: &Kustomization,
+    dir: &Path,
+    step: plugins::Step,
+    resources: &mut Vec<Resource>,
+    tc: &TransformerConfig,
+    record: Record,
+) -> Result<(), Error> {
+    let fail = |field: &str| {
+        let file = k.file.clone();
+        let field = field.to_string();
+        move |message: String| Error::Transform { file, field, message }
+    };
+    match step {
+        plugins::Step::Kustomization(sub) => {
+            generator::run(&sub, dir, resources)?;
+            transform_all(&sub, dir, resources, tc, record)
+        }
+        plugins::Step::Pairs { pairs, specs } => {
+            transform::meta::add_pairs(resources, &pairs, &specs).map_err(fail("transformers"))
+        }
+        plugins::Step::PrefixSuffix { prefix, suffix, specs } => {
+            transform::meta::prefix_suffix_fields(resources, &prefix, &suffix, &specs);
+            Ok(())
+        }
+        plugins::Step::Namespace { namespace, specs } => {
+            transform::meta::namespace(resources, &namespace, &specs);
+            Ok(())
+        }
+        plugins::Step::Image { image, specs } => {
+            transform::images::apply(resources, &image, &specs).map_err(fail("transformers"))
+        }
+        plugins::Step::Replicas { name, count, specs } => {
+            transform::replicas::apply(resources, &name, count, &specs).map_err(fail("transformers"))
+        }
+    }
 }
 
 /// The identity `append` compares: group, version, kind, name and effective namespace.
@@ -318,7 +441,8 @@ pub fn load_resources(path: &Path) -> Result<Vec<Resource>, Error> {
                             }
                         }
                     }
-                    (true, None) | (true, Some(Value::Null | Value::Blank)) => {}
+                    // A kind ending in `List` without `items` is an ordinary resource (measured).
+                    (true, Some(Value::Null | Value::Blank)) => {}
                     _ => out.push(Resource::new(m, path.to_path_buf())?),
                 }
             }
@@ -365,6 +489,14 @@ fn transform_all(
             patch::apply(k, dir, p, resources)
         }
     };
+    if !k.patches_sm.is_empty() && patch::all_empty(k, dir, &k.patches_sm)? {
+        let files: Vec<&str> = k.patches_sm.iter().filter_map(|p| p.path.as_deref()).collect();
+        return Err(Error::Transform {
+            file: k.file.clone(),
+            field: "patchesStrategicMerge".into(),
+            message: format!("patch appears to be empty; files={files:?}"),
+        });
+    }
     for p in &k.patches_sm {
         patch(resources, p)?;
     }

@@ -196,6 +196,15 @@ pub fn name_references() -> Vec<NameRef> {
     }
     vec![
         NameRef { version: String::new(), kind: "Deployment".into(), group: "".into(), referrers: hpa() },
+        NameRef {
+            version: String::new(),
+            kind: "ValidatingAdmissionPolicy".into(),
+            group: "admissionregistration.k8s.io".into(),
+            referrers: vec![
+                F::kind("ValidatingAdmissionPolicyBinding", "spec/policyName", false)
+                    .group("admissionregistration.k8s.io"),
+            ],
+        },
         NameRef { version: String::new(), kind: "ReplicationController".into(), group: "".into(), referrers: hpa() },
         NameRef { version: String::new(), kind: "ReplicaSet".into(), group: "".into(), referrers: hpa() },
         NameRef { version: String::new(), kind: "StatefulSet".into(), group: "".into(), referrers: hpa() },

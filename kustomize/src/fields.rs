@@ -1,5 +1,6 @@
 //! Typed access to kustomization fields, with errors that name the file and the field.
 
+use std::cell::RefCell;
 use std::path::Path;
 
 use crate::Error;
@@ -74,26 +75,157 @@ impl Fields<'_> {
     }
 }
 
-/// Reads a resource selector.
-pub(crate) fn selector(f: &Fields, v: &Value, field: &str) -> Result<Selector, Error> {
-    selector_fields(f, f.map(v, field)?, field, &[])
+/// A mapping read the way Go's `encoding/json` fills a struct, which is how kustomize decodes
+/// kustomization files (YAML converted to JSON, then decoded with unknown fields disallowed):
+/// a key names a field exactly or, failing that, case-insensitively (`fieldref`, `nameprefix`
+/// and `FieldPath` all count); of several keys naming one field, the last in byte order wins
+/// (the YAML-to-JSON conversion sorts keys, and the decoder keeps the last). Every key must be
+/// read: [`Obj::finish`] reports the first one that was not as an unknown field, so a field the
+/// engine does not understand can never fall back to a default.
+pub(crate) struct Obj<'a> {
+    f: &'a Fields<'a>,
+    m: &'a Map,
+    /// Where this mapping is, for error messages (`""` at the top of the file).
+    field: String,
+    used: RefCell<Vec<bool>>,
 }
 
-/// Reads a resource selector that may carry `extra` fields.
-pub(crate) fn selector_fields(f: &Fields, m: &Map, field: &str, extra: &[&str]) -> Result<Selector, Error> {
-    for key in m.keys() {
-        let known = ["group", "version", "kind", "name", "namespace", "labelSelector", "annotationSelector"];
-        if !known.contains(&key.as_str()) && !extra.contains(&key.as_str()) {
-            return Err(f.err(&format!("{field}.{key}"), "unknown selector field"));
+impl<'a> Obj<'a> {
+    /// Reads `v` as a mapping (`null` reads as an empty one).
+    pub(crate) fn new(f: &'a Fields<'a>, v: &'a Value, field: &str) -> Result<Obj<'a>, Error> {
+        let m = f.map(v, if field.is_empty() { "kustomization" } else { field })?;
+        Ok(Obj { f, m, field: field.to_string(), used: RefCell::new(vec![false; m.len()]) })
+    }
+
+    /// The mapping itself (for fields whose keys are data, not names).
+    pub(crate) fn map(&self) -> &'a Map {
+        self.m
+    }
+
+    /// The file being read.
+    pub(crate) fn fields(&self) -> &'a Fields<'a> {
+        self.f
+    }
+
+    /// The path of `key` below this mapping, for error messages.
+    pub(crate) fn at(&self, key: &str) -> String {
+        if self.field.is_empty() { key.to_string() } else { format!("{}.{key}", self.field) }
+    }
+
+    /// An error about this mapping's `key`.
+    pub(crate) fn err(&self, key: &str, message: impl Into<String>) -> Error {
+        self.f.err(&self.at(key), message)
+    }
+
+    /// The value of field `name` (`None` when absent or null), marking every key that names it
+    /// as read.
+    pub(crate) fn get(&self, name: &str) -> Option<&'a Value> {
+        let mut used = self.used.borrow_mut();
+        let mut exact = None;
+        let mut folded: Option<(&String, &Value)> = None;
+        for (i, (k, v)) in self.m.iter().enumerate() {
+            if k == name {
+                used[i] = true;
+                exact = Some(v);
+            } else if k.eq_ignore_ascii_case(name) {
+                used[i] = true;
+                if folded.is_none_or(|(fk, _)| k > fk) {
+                    folded = Some((k, v));
+                }
+            }
+        }
+        // Go's decoder matches each key on its own (exact first, then folded) and stores into
+        // the field in key order, so the last matching key in byte order decides.
+        let v = match (exact, folded) {
+            (Some(e), Some((fk, fv))) => {
+                if fk.as_str() > name {
+                    fv
+                } else {
+                    e
+                }
+            }
+            (Some(e), None) => e,
+            (None, Some((_, fv))) => fv,
+            (None, None) => return None,
+        };
+        (!matches!(v, Value::Null)).then_some(v)
+    }
+
+    /// Whether field `name` has a non-null value.
+    pub(crate) fn has(&self, name: &str) -> bool {
+        self.get(name).is_some()
+    }
+
+    /// A string field.
+    pub(crate) fn string(&self, name: &str) -> Result<Option<String>, Error> {
+        self.get(name).map(|v| self.f.string(v, &self.at(name))).transpose()
+    }
+
+    /// A bool field.
+    pub(crate) fn bool(&self, name: &str) -> Result<Option<bool>, Error> {
+        match self.get(name) {
+            None => Ok(None),
+            Some(Value::Bool(b)) => Ok(Some(*b)),
+            Some(v) => Err(self.err(name, format!("expected a bool, found a {}", v.type_name()))),
         }
     }
+
+    /// An integer field.
+    pub(crate) fn int(&self, name: &str) -> Result<Option<i128>, Error> {
+        match self.get(name) {
+            None => Ok(None),
+            Some(Value::Int(i)) => Ok(Some(*i)),
+            Some(v) => Err(self.err(name, format!("expected an integer, found a {}", v.type_name()))),
+        }
+    }
+
+    /// A list field (empty when absent).
+    pub(crate) fn list(&self, name: &str) -> Result<&'a [Value], Error> {
+        self.f.list(self.get(name).unwrap_or(&Value::Null), &self.at(name))
+    }
+
+    /// A list-of-strings field.
+    pub(crate) fn strings(&self, name: &str) -> Result<Vec<String>, Error> {
+        self.f.strings(self.get(name).unwrap_or(&Value::Null), &self.at(name))
+    }
+
+    /// A `map[string]string` field (keys are data, matched exactly).
+    pub(crate) fn pairs(&self, name: &str) -> Result<Vec<(String, String)>, Error> {
+        self.f.pairs(self.get(name).unwrap_or(&Value::Null), &self.at(name))
+    }
+
+    /// A nested struct field (empty when absent).
+    pub(crate) fn obj(&self, name: &str) -> Result<Obj<'a>, Error> {
+        Obj::new(self.f, self.get(name).unwrap_or(&Value::Null), &self.at(name))
+    }
+
+    /// Fails on the first key no field read.
+    pub(crate) fn finish(&self) -> Result<(), Error> {
+        let used = self.used.borrow();
+        match self.m.keys().zip(used.iter()).find(|(_, u)| !**u) {
+            Some((k, _)) => Err(Error::UnknownField { file: self.f.file.to_path_buf(), field: self.at(k) }),
+            None => Ok(()),
+        }
+    }
+}
+
+/// Reads a resource selector from a struct mapping whose other fields the caller reads.
+pub(crate) fn selector_of(o: &Obj) -> Result<Selector, Error> {
     Ok(Selector {
-        group: f.opt_string(m, "group", field)?,
-        version: f.opt_string(m, "version", field)?,
-        kind: f.opt_string(m, "kind", field)?,
-        name: f.opt_string(m, "name", field)?,
-        namespace: f.opt_string(m, "namespace", field)?,
-        label_selector: f.opt_string(m, "labelSelector", field)?,
-        annotation_selector: f.opt_string(m, "annotationSelector", field)?,
+        group: o.string("group")?,
+        version: o.string("version")?,
+        kind: o.string("kind")?,
+        name: o.string("name")?,
+        namespace: o.string("namespace")?,
+        label_selector: o.string("labelSelector")?,
+        annotation_selector: o.string("annotationSelector")?,
     })
+}
+
+/// Reads a resource selector (`select`, `reject`, a patch `target`).
+pub(crate) fn selector_obj(f: &Fields, v: &Value, field: &str) -> Result<Selector, Error> {
+    let o = Obj::new(f, v, field)?;
+    let s = selector_of(&o)?;
+    o.finish()?;
+    Ok(s)
 }

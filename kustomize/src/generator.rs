@@ -33,6 +33,24 @@ pub fn run(k: &Kustomization, root: &Path, resources: &mut Vec<Resource>) -> Res
     Ok(())
 }
 
+/// kyaml's `encodeBase64` (Secret `data`, ConfigMap `binaryData`): standard base64 cut into
+/// lines of 70 characters, each followed by a line break, once the encoding reaches 70
+/// characters; shorter encodings stay on one line. The breaks are part of the value (and so of
+/// the name hash).
+pub fn encode_base64(bytes: &[u8]) -> String {
+    const LINE: usize = 70;
+    let enc = STANDARD.encode(bytes);
+    if enc.len() < LINE {
+        return enc;
+    }
+    let mut out = String::with_capacity(enc.len() + enc.len() / LINE + 1);
+    for chunk in enc.as_bytes().chunks(LINE) {
+        out.push_str(std::str::from_utf8(chunk).unwrap_or_default());
+        out.push('\n');
+    }
+    out
+}
+
 /// Global `generatorOptions` override the entry's own options, as in kustomize.
 fn merge_options(local: &GenOptions, global: Option<&GenOptions>) -> GenOptions {
     let mut out = local.clone();
@@ -164,11 +182,11 @@ fn make(
     let mut binary = Map::new();
     for (key, bytes) in pairs {
         if is_secret {
-            data.insert(key, Value::String(STANDARD.encode(&bytes)));
+            data.insert(key, Value::String(encode_base64(&bytes)));
         } else {
             match String::from_utf8(bytes) {
                 Ok(s) => data.insert(key, Value::String(s)),
-                Err(e) => binary.insert(key, Value::String(STANDARD.encode(e.as_bytes()))),
+                Err(e) => binary.insert(key, Value::String(encode_base64(e.as_bytes()))),
             };
         }
     }
@@ -253,5 +271,24 @@ fn absorb(resources: &mut Vec<Resource>, mut res: Resource, behavior: Behavior) 
         }
         ([_], Behavior::Create) => Err(format!("id {id} exists; behavior must be merge or replace")),
         (many, _) => Err(format!("found {} objects that could accept merge of {id}", many.len())),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::encode_base64;
+
+    #[test]
+    fn base64_is_wrapped_at_70_columns_once_it_reaches_70() {
+        // 51 bytes encode to 68 characters, 52 to 72: the first stays on one line.
+        assert_eq!(encode_base64(&[b'a'; 51]).len(), 68);
+        assert!(!encode_base64(&[b'a'; 51]).contains('\n'));
+        let wrapped = encode_base64(&[b'a'; 52]);
+        let lines: Vec<&str> = wrapped.split_terminator('\n').collect();
+        assert_eq!(lines.iter().map(|l| l.len()).collect::<Vec<_>>(), [70, 2]);
+        assert!(wrapped.ends_with('\n'));
+        // Exactly 70 characters (51..=52 bytes can't; 105 bytes give 140): every line ends in a break.
+        assert_eq!(encode_base64(&[0u8; 105]).matches('\n').count(), 2);
+        assert_eq!(encode_base64(b""), "");
     }
 }

@@ -3,8 +3,8 @@
 use std::path::{Path, PathBuf};
 
 use crate::Error;
-use crate::fields::{Fields, selector};
-use crate::transform::replacements::{Replacement, replacement};
+use crate::fields::{Fields, Obj, selector_obj};
+use crate::transform::replacements::{Replacement, replacement_of};
 use crate::yaml::Value;
 
 /// Names a kustomization file may have, in kustomize's order of preference.
@@ -15,40 +15,8 @@ const UNSUPPORTED: &[(&str, &str)] = &[
     ("helmCharts", "helm inflation runs an external program; render the chart and list the output under `resources`"),
     ("helmGlobals", "helm inflation runs an external program"),
     ("helmChartInflationGenerator", "helm inflation runs an external program"),
-    ("generators", "generator plugins may execute programs"),
-    ("transformers", "transformer plugins may execute programs"),
-    ("validators", "validator plugins may execute programs"),
     ("openapi", "custom OpenAPI schemas are not implemented yet"),
-];
-
-const KNOWN: &[&str] = &[
-    "apiVersion",
-    "kind",
-    "metadata",
-    "resources",
-    "bases",
-    "components",
-    "namespace",
-    "namePrefix",
-    "nameSuffix",
-    "commonLabels",
-    "labels",
-    "commonAnnotations",
-    "images",
-    "imageTags",
-    "replicas",
-    "patches",
-    "patchesStrategicMerge",
-    "patchesJson6902",
-    "configMapGenerator",
-    "secretGenerator",
-    "generatorOptions",
-    "sortOptions",
-    "replacements",
-    "buildMetadata",
-    "configurations",
-    "crds",
-    "vars",
+    ("inventory", "inventory objects are not implemented"),
 ];
 
 /// A resource selector of a patch `target`.
@@ -98,6 +66,8 @@ pub struct ImageSpec {
     pub new_name: Option<String>,
     /// Replacement tag.
     pub new_tag: Option<String>,
+    /// Appended to the tag (`tagSuffix`).
+    pub tag_suffix: Option<String>,
     /// Replacement digest.
     pub digest: Option<String>,
 }
@@ -215,6 +185,12 @@ pub struct Kustomization {
     pub managed_by_label: bool,
     /// `buildMetadata` has `transformerAnnotations`.
     pub transformer_annotations: bool,
+    /// `generators`: files or directories of generator configurations.
+    pub generators: Vec<String>,
+    /// `transformers`: files or directories of transformer configurations.
+    pub transformers: Vec<String>,
+    /// `validators`.
+    pub validators: Vec<String>,
     /// `replacements`, inline or loaded from `path` entries.
     pub replacements: Vec<(String, ReplacementEntry)>,
 }
@@ -245,108 +221,93 @@ pub enum ReplacementEntry {
 
 /// Parses the text of a kustomization file.
 pub fn parse(file: &Path, text: &str) -> Result<Kustomization, Error> {
-    if text.trim().is_empty() {
-        return Err(Error::InvalidField {
-            file: file.to_path_buf(),
-            field: "kustomization".into(),
-            message: "the kustomization file is empty".into(),
-        });
-    }
     let doc =
         crate::yaml::parse_one_yaml11(text).map_err(|e| Error::Yaml { path: file.to_path_buf(), message: e.0 })?;
     let f = Fields { file };
-    let top = f.map(&doc, "kustomization")?;
-    let mut k = Kustomization { file: file.to_path_buf(), ..Default::default() };
-    for key in top.keys() {
-        if let Some((_, reason)) = UNSUPPORTED.iter().find(|(n, _)| n == key) {
+    let top = Obj::new(&f, &doc, "")?;
+    let k = read(&top, file)?;
+    top.finish()?;
+    Ok(k)
+}
+
+/// Whether every field but `apiVersion` and `kind` is absent or null: kustomize refuses such a
+/// kustomization ("kustomization.yaml is empty"), while `resources: []` counts as set.
+fn is_empty(top: &Obj) -> bool {
+    top.map().keys().all(|k| k.eq_ignore_ascii_case("apiVersion") || k.eq_ignore_ascii_case("kind") || !top.has(k))
+}
+
+fn read(top: &Obj, file: &Path) -> Result<Kustomization, Error> {
+    let f = top.fields();
+    if is_empty(top) {
+        return Err(f.err("kustomization", "the kustomization is empty (kustomization.yaml is empty)"));
+    }
+    for (name, reason) in UNSUPPORTED {
+        if top.has(name) {
             return Err(Error::Unsupported {
                 file: file.to_path_buf(),
-                field: key.clone(),
+                field: name.to_string(),
                 reason: reason.to_string(),
             });
         }
-        if !KNOWN.contains(&key.as_str()) {
-            return Err(Error::UnknownField { file: file.to_path_buf(), field: key.clone() });
-        }
     }
-    let get = |key: &str| top.get(key).unwrap_or(&Value::Null);
-    match get("kind") {
-        Value::Null => {}
-        v => match f.string(v, "kind")?.as_str() {
-            "Kustomization" | "" => {}
-            "Component" => k.is_component = true,
-            other => return Err(f.err("kind", format!("unknown kind {other:?}; expected Kustomization or Component"))),
-        },
-    }
-    k.resources = f.strings(get("resources"), "resources")?;
-    k.resources.extend(f.strings(get("bases"), "bases")?);
-    k.components = f.strings(get("components"), "components")?;
-    k.configurations = f.strings(get("configurations"), "configurations")?;
-    k.crds = f.strings(get("crds"), "crds")?;
-    k.namespace = f.opt_string(top, "namespace", "kustomization")?.filter(|s| !s.is_empty());
-    k.name_prefix = f.opt_string(top, "namePrefix", "kustomization")?.filter(|s| !s.is_empty());
-    k.name_suffix = f.opt_string(top, "nameSuffix", "kustomization")?.filter(|s| !s.is_empty());
-    k.common_labels = f.pairs(get("commonLabels"), "commonLabels")?;
-    k.common_annotations = f.pairs(get("commonAnnotations"), "commonAnnotations")?;
-    for (i, l) in f.list(get("labels"), "labels")?.iter().enumerate() {
-        let field = format!("labels[{i}]");
-        let m = f.map(l, &field)?;
-        let mut spec = LabelSpec {
-            pairs: f.pairs(m.get("pairs").unwrap_or(&Value::Null), &format!("{field}.pairs"))?,
-            include_selectors: f.bool(m, "includeSelectors", &field)?.unwrap_or(false),
-            include_templates: f.bool(m, "includeTemplates", &field)?.unwrap_or(false),
-            fields: Vec::new(),
-        };
-        for (j, fs) in f.list(m.get("fields").unwrap_or(&Value::Null), &format!("{field}.fields"))?.iter().enumerate() {
-            let ff = format!("{field}.fields[{j}]");
-            let fm = f.map(fs, &ff)?;
-            for key in fm.keys() {
-                if !["path", "kind", "create"].contains(&key.as_str()) {
-                    return Err(Error::Unsupported {
-                        file: file.to_path_buf(),
-                        field: format!("{ff}.{key}"),
-                        reason: "only `path`, `kind` and `create` are supported in label field specs".into(),
-                    });
-                }
-            }
-            let path = f.opt_string(fm, "path", &ff)?.ok_or_else(|| f.err(&ff, "missing `path`"))?;
-            spec.fields.push((path, f.opt_string(fm, "kind", &ff)?, f.bool(fm, "create", &ff)?.unwrap_or(false)));
+    let mut k = Kustomization { file: file.to_path_buf(), ..Default::default() };
+    let kind = top.string("kind")?.unwrap_or_default();
+    let required = match kind.as_str() {
+        "Kustomization" | "" => "kustomize.config.k8s.io/v1beta1",
+        "Component" => {
+            k.is_component = true;
+            "kustomize.config.k8s.io/v1alpha1"
         }
-        k.labels.push(spec);
+        other => return Err(f.err("kind", format!("unknown kind {other:?}; expected Kustomization or Component"))),
+    };
+    if let Some(v) = top.string("apiVersion")?.filter(|v| !v.is_empty() && v != required) {
+        return Err(f.err("apiVersion", format!("{v:?}: apiVersion for {kind} should be {required}")));
+    }
+    let meta = top.obj("metadata")?;
+    for key in ["name", "namespace"] {
+        meta.string(key)?;
+    }
+    for key in ["labels", "annotations"] {
+        meta.pairs(key)?;
+    }
+    meta.finish()?;
+    k.resources = top.strings("resources")?;
+    k.resources.extend(top.strings("bases")?);
+    k.components = top.strings("components")?;
+    k.configurations = top.strings("configurations")?;
+    k.crds = top.strings("crds")?;
+    k.generators = top.strings("generators")?;
+    k.transformers = top.strings("transformers")?;
+    k.validators = top.strings("validators")?;
+    k.namespace = top.string("namespace")?.filter(|s| !s.is_empty());
+    k.name_prefix = top.string("namePrefix")?.filter(|s| !s.is_empty());
+    k.name_suffix = top.string("nameSuffix")?.filter(|s| !s.is_empty());
+    k.common_labels = top.pairs("commonLabels")?;
+    k.common_annotations = top.pairs("commonAnnotations")?;
+    for (i, l) in top.list("labels")?.iter().enumerate() {
+        let o = Obj::new(f, l, &format!("labels[{i}]"))?;
+        k.labels.push(label_spec(&o)?);
+        o.finish()?;
     }
     for key in ["images", "imageTags"] {
-        for (i, img) in f.list(get(key), key)?.iter().enumerate() {
-            let field = format!("{key}[{i}]");
-            let m = f.map(img, &field)?;
-            for key in m.keys() {
-                if !["name", "newName", "newTag", "digest"].contains(&key.as_str()) {
-                    return Err(Error::Unsupported {
-                        file: file.to_path_buf(),
-                        field: format!("{field}.{key}"),
-                        reason: "only name, newName, newTag and digest are supported".into(),
-                    });
-                }
-            }
+        for (i, img) in top.list(key)?.iter().enumerate() {
+            let o = Obj::new(f, img, &format!("{key}[{i}]"))?;
             k.images.push(ImageSpec {
-                name: f.opt_string(m, "name", &field)?.unwrap_or_default(),
-                new_name: f.opt_string(m, "newName", &field)?,
-                new_tag: f.opt_string(m, "newTag", &field)?,
-                digest: f.opt_string(m, "digest", &field)?,
+                name: o.string("name")?.unwrap_or_default(),
+                new_name: o.string("newName")?,
+                new_tag: o.string("newTag")?,
+                tag_suffix: o.string("tagSuffix")?,
+                digest: o.string("digest")?,
             });
+            o.finish()?;
         }
     }
-    for (i, r) in f.list(get("replicas"), "replicas")?.iter().enumerate() {
-        let field = format!("replicas[{i}]");
-        let m = f.map(r, &field)?;
-        let name = f.opt_string(m, "name", &field)?.unwrap_or_default();
-        let count = match m.get("count") {
-            Some(Value::Int(c)) => *c,
-            Some(v) => return Err(f.err(&format!("{field}.count"), format!("expected an integer, found {v:?}"))),
-            None => 0,
-        };
-        k.replicas.push((name, count));
+    for (i, r) in top.list("replicas")?.iter().enumerate() {
+        let o = Obj::new(f, r, &format!("replicas[{i}]"))?;
+        k.replicas.push((o.string("name")?.unwrap_or_default(), o.int("count")?.unwrap_or(0)));
+        o.finish()?;
     }
-    for (i, p) in f.list(get("patchesStrategicMerge"), "patchesStrategicMerge")?.iter().enumerate() {
+    for (i, p) in top.list("patchesStrategicMerge")?.iter().enumerate() {
         let field = format!("patchesStrategicMerge[{i}]");
         let s = f.string(p, &field)?;
         // An entry is a file path unless it is an inline patch (a YAML mapping).
@@ -362,98 +323,31 @@ pub fn parse(file: &Path, text: &str) -> Result<Kustomization, Error> {
         });
     }
     for (key, json) in [("patches", None), ("patchesJson6902", Some(true))] {
-        for (i, p) in f.list(get(key), key)?.iter().enumerate() {
-            let field = format!("{key}[{i}]");
-            let m = f.map(p, &field)?;
-            let path = f.opt_string(m, "path", &field)?;
-            let patch = f.opt_string(m, "patch", &field)?;
-            let (path, text) = match (path, patch) {
-                (Some(p), None) => (Some(p), String::new()),
-                (None, Some(t)) => (None, t),
-                (Some(_), Some(_)) => return Err(f.err(&field, "patch and path can't be set at the same time")),
-                (None, None) => return Err(f.err(&field, "must specify one of patch and path")),
-            };
-            let target = match m.get("target") {
-                None | Some(Value::Null) => None,
-                Some(t) => Some(selector(&f, t, &format!("{field}.target"))?),
-            };
-            let opts = f.map(m.get("options").unwrap_or(&Value::Null), &format!("{field}.options"))?;
-            k_push_patch(
-                &mut k,
-                key,
-                PatchSpec {
-                    field,
-                    text,
-                    path,
-                    target,
-                    json6902: json,
-                    allow_name_change: f.bool(opts, "allowNameChange", "options")?.unwrap_or(false),
-                    allow_kind_change: f.bool(opts, "allowKindChange", "options")?.unwrap_or(false),
-                },
-            );
+        for (i, p) in top.list(key)?.iter().enumerate() {
+            let o = Obj::new(f, p, &format!("{key}[{i}]"))?;
+            let spec = patch_spec(&o, json)?;
+            o.finish()?;
+            if key == "patches" { k.patches.push(spec) } else { k.patches_json.push(spec) }
         }
     }
-    if let Some(v) = top.get("generatorOptions") {
-        k.generator_options = Some(gen_options(&f, v, "generatorOptions")?);
+    if top.has("generatorOptions") {
+        k.generator_options = Some(gen_options(&top.obj("generatorOptions")?)?);
     }
     for (key, is_secret) in [("configMapGenerator", false), ("secretGenerator", true)] {
-        for (i, g) in f.list(get(key), key)?.iter().enumerate() {
-            let field = format!("{key}[{i}]");
-            let m = f.map(g, &field)?;
-            let mut spec = GeneratorSpec {
-                field: field.clone(),
-                name: f.opt_string(m, "name", &field)?.unwrap_or_default(),
-                namespace: f.opt_string(m, "namespace", &field)?,
-                behavior: f.opt_string(m, "behavior", &field)?,
-                literals: f.strings(m.get("literals").unwrap_or(&Value::Null), &format!("{field}.literals"))?,
-                files: f.strings(m.get("files").unwrap_or(&Value::Null), &format!("{field}.files"))?,
-                envs: f.strings(m.get("envs").unwrap_or(&Value::Null), &format!("{field}.envs"))?,
-                secret_type: f.opt_string(m, "type", &field)?,
-                options: gen_options(&f, m.get("options").unwrap_or(&Value::Null), &format!("{field}.options"))?,
-            };
-            if let Some(env) = f.opt_string(m, "env", &field)? {
-                spec.envs.insert(0, env);
-            }
-            for key in m.keys() {
-                let ok = ["name", "namespace", "behavior", "literals", "files", "envs", "env", "options"]
-                    .contains(&key.as_str())
-                    || (is_secret && key == "type");
-                if !ok {
-                    return Err(Error::Unsupported {
-                        file: file.to_path_buf(),
-                        field: format!("{field}.{key}"),
-                        reason: "unknown or unsupported generator field".into(),
-                    });
-                }
-            }
+        for (i, g) in top.list(key)?.iter().enumerate() {
+            let o = Obj::new(f, g, &format!("{key}[{i}]"))?;
+            let spec = generator_spec(&o, is_secret)?;
+            o.finish()?;
             if is_secret { k.secrets.push(spec) } else { k.config_maps.push(spec) }
         }
     }
-    for (i, v) in f.list(get("vars"), "vars")?.iter().enumerate() {
-        let field = format!("vars[{i}]");
-        let m = f.map(v, &field)?;
-        let obj = f.map(m.get("objref").unwrap_or(&Value::Null), &format!("{field}.objref"))?;
-        let of = format!("{field}.objref");
-        let api_version = f.opt_string(obj, "apiVersion", &of)?.unwrap_or_default();
-        let kind = f.opt_string(obj, "kind", &of)?.unwrap_or_default();
-        let mut gvk = crate::resid::Gvk::from_api_version(&api_version, &kind);
-        if api_version.is_empty() {
-            gvk.group = f.opt_string(obj, "group", &of)?.unwrap_or_default();
-            gvk.version = f.opt_string(obj, "version", &of)?.unwrap_or_default();
-        }
-        let fieldref = f.map(m.get("fieldref").unwrap_or(&Value::Null), &format!("{field}.fieldref"))?;
-        k.vars.push(VarSpec {
-            name: f.opt_string(m, "name", &field)?.ok_or_else(|| f.err(&field, "a var needs a `name`"))?,
-            gvk,
-            object: f.opt_string(obj, "name", &of)?.unwrap_or_default(),
-            namespace: f.opt_string(obj, "namespace", &of)?.unwrap_or_default(),
-            field_path: f
-                .opt_string(fieldref, "fieldpath", &format!("{field}.fieldref"))?
-                .unwrap_or_else(|| "metadata.name".into()),
-        });
+    for (i, v) in top.list("vars")?.iter().enumerate() {
+        let o = Obj::new(f, v, &format!("vars[{i}]"))?;
+        k.vars.push(var_spec(&o)?);
+        o.finish()?;
     }
     // Measured: kustomize only tests for the three known values; anything else is ignored.
-    for opt in f.strings(get("buildMetadata"), "buildMetadata")? {
+    for opt in top.strings("buildMetadata")? {
         match opt.as_str() {
             "originAnnotations" => k.origin_annotations = true,
             "managedByLabel" => k.managed_by_label = true,
@@ -461,50 +355,150 @@ pub fn parse(file: &Path, text: &str) -> Result<Kustomization, Error> {
             _ => {}
         }
     }
-    for (i, r) in f.list(get("replacements"), "replacements")?.iter().enumerate() {
+    for (i, r) in top.list("replacements")?.iter().enumerate() {
         let field = format!("replacements[{i}]");
-        let m = f.map(r, &field)?;
-        let entry = match f.opt_string(m, "path", &field)? {
-            Some(p) => ReplacementEntry::Path(p),
-            None => ReplacementEntry::Inline(Box::new(replacement(&f, r, &field)?)),
+        let o = Obj::new(f, r, &field)?;
+        let entry = match o.string("path")? {
+            Some(p) => {
+                if o.has("source") || o.has("targets") {
+                    return Err(f.err(&field, "cannot specify both path and inline replacement"));
+                }
+                ReplacementEntry::Path(p)
+            }
+            None => ReplacementEntry::Inline(Box::new(replacement_of(&o)?)),
         };
+        o.finish()?;
         k.replacements.push((field, entry));
     }
-    if let Some(v) = top.get("sortOptions") {
-        let m = f.map(v, "sortOptions")?;
-        let order = f.opt_string(m, "order", "sortOptions")?.unwrap_or_default();
-        let legacy = f.map(m.get("legacySortOptions").unwrap_or(&Value::Null), "sortOptions.legacySortOptions")?;
+    if top.has("sortOptions") {
+        let o = top.obj("sortOptions")?;
+        let order = o.string("order")?.unwrap_or_default();
+        let legacy = o.obj("legacySortOptions")?;
         let lists = |key: &str| -> Result<Option<Vec<String>>, Error> {
-            legacy.get(key).map(|v| f.strings(v, &format!("sortOptions.legacySortOptions.{key}"))).transpose()
+            legacy.has(key).then(|| legacy.strings(key)).transpose()
         };
         k.sort_options =
             Some(SortOptions { order, order_first: lists("orderFirst")?, order_last: lists("orderLast")? });
-        if m.contains_key("legacySortOptions") && k.sort_options.as_ref().is_some_and(|s| s.order != "legacy") {
+        legacy.finish()?;
+        if o.has("legacySortOptions") && k.sort_options.as_ref().is_some_and(|s| s.order != "legacy") {
             return Err(f.err("sortOptions.legacySortOptions", "set but the selected sort order is not 'legacy'"));
         }
+        o.finish()?;
     }
     Ok(k)
 }
 
-fn k_push_patch(k: &mut Kustomization, key: &str, p: PatchSpec) {
-    if key == "patches" { k.patches.push(p) } else { k.patches_json.push(p) }
+fn label_spec(o: &Obj) -> Result<LabelSpec, Error> {
+    let mut spec = LabelSpec {
+        pairs: o.pairs("pairs")?,
+        include_selectors: o.bool("includeSelectors")?.unwrap_or(false),
+        include_templates: o.bool("includeTemplates")?.unwrap_or(false),
+        fields: Vec::new(),
+    };
+    for (j, fs) in o.list("fields")?.iter().enumerate() {
+        let fo = Obj::new(o.fields(), fs, &o.at(&format!("fields[{j}]")))?;
+        for key in ["group", "version"] {
+            if fo.has(key) {
+                return Err(Error::Unsupported {
+                    file: o.fields().file.to_path_buf(),
+                    field: fo.at(key),
+                    reason: "only `path`, `kind` and `create` are supported in label field specs".into(),
+                });
+            }
+        }
+        let path = fo.string("path")?.ok_or_else(|| fo.err("path", "missing `path`"))?;
+        spec.fields.push((path, fo.string("kind")?, fo.bool("create")?.unwrap_or(false)));
+        fo.finish()?;
+    }
+    Ok(spec)
 }
 
-fn gen_options(f: &Fields, v: &Value, field: &str) -> Result<GenOptions, Error> {
-    let m = f.map(v, field)?;
-    for key in m.keys() {
-        if !["labels", "annotations", "disableNameSuffixHash", "immutable"].contains(&key.as_str()) {
-            return Err(Error::Unsupported {
-                file: f.file.to_path_buf(),
-                field: format!("{field}.{key}"),
-                reason: "unknown or unsupported generator option".into(),
-            });
+fn patch_spec(o: &Obj, json: Option<bool>) -> Result<PatchSpec, Error> {
+    let f = o.fields();
+    let field = o.at("");
+    let field = field.trim_end_matches('.').to_string();
+    let (path, text) = match (o.string("path")?, o.string("patch")?) {
+        (Some(p), None) => (Some(p), String::new()),
+        (None, Some(t)) => (None, t),
+        (Some(_), Some(_)) => return Err(f.err(&field, "patch and path can't be set at the same time")),
+        (None, None) => return Err(f.err(&field, "must specify one of patch and path")),
+    };
+    let target = match o.get("target") {
+        None => None,
+        Some(t) => Some(selector_obj(f, t, &o.at("target"))?),
+    };
+    // `options` is a map[string]bool in kustomize: only these two keys mean anything, and
+    // their spelling is exact.
+    let opts = o.obj("options")?;
+    let flag = |key: &str| -> Result<bool, Error> {
+        match opts.map().get(key) {
+            None | Some(Value::Null) => Ok(false),
+            Some(Value::Bool(b)) => Ok(*b),
+            Some(v) => Err(f.err(&opts.at(key), format!("expected a bool, found a {}", v.type_name()))),
         }
-    }
-    Ok(GenOptions {
-        labels: f.pairs(m.get("labels").unwrap_or(&Value::Null), &format!("{field}.labels"))?,
-        annotations: f.pairs(m.get("annotations").unwrap_or(&Value::Null), &format!("{field}.annotations"))?,
-        disable_hash: f.bool(m, "disableNameSuffixHash", field)?,
-        immutable: f.bool(m, "immutable", field)?,
+    };
+    Ok(PatchSpec {
+        field,
+        text,
+        path,
+        target,
+        json6902: json,
+        allow_name_change: flag("allowNameChange")?,
+        allow_kind_change: flag("allowKindChange")?,
     })
+}
+
+fn generator_spec(o: &Obj, is_secret: bool) -> Result<GeneratorSpec, Error> {
+    let field = o.at("");
+    let mut spec = GeneratorSpec {
+        field: field.trim_end_matches('.').to_string(),
+        name: o.string("name")?.unwrap_or_default(),
+        namespace: o.string("namespace")?,
+        behavior: o.string("behavior")?,
+        literals: o.strings("literals")?,
+        files: o.strings("files")?,
+        envs: o.strings("envs")?,
+        secret_type: if is_secret { o.string("type")? } else { None },
+        options: gen_options(&o.obj("options")?)?,
+    };
+    // FixKustomization appends the legacy `env` after `envs`.
+    if let Some(env) = o.string("env")?.filter(|e| !e.is_empty()) {
+        spec.envs.push(env);
+    }
+    Ok(spec)
+}
+
+fn var_spec(o: &Obj) -> Result<VarSpec, Error> {
+    let obj = o.obj("objref")?;
+    let api_version = obj.string("apiVersion")?.unwrap_or_default();
+    let kind = obj.string("kind")?.unwrap_or_default();
+    let mut gvk = crate::resid::Gvk::from_api_version(&api_version, &kind);
+    let (group, version) = (obj.string("group")?, obj.string("version")?);
+    if api_version.is_empty() {
+        gvk.group = group.unwrap_or_default();
+        gvk.version = version.unwrap_or_default();
+    }
+    let fieldref = o.obj("fieldref")?;
+    let spec = VarSpec {
+        name: o.string("name")?.ok_or_else(|| o.err("name", "a var needs a `name`"))?,
+        gvk,
+        object: obj.string("name")?.unwrap_or_default(),
+        namespace: obj.string("namespace")?.unwrap_or_default(),
+        // kustomize's default when `fieldref` (or its `fieldPath`) is absent.
+        field_path: fieldref.string("fieldPath")?.unwrap_or_else(|| "metadata.name".into()),
+    };
+    obj.finish()?;
+    fieldref.finish()?;
+    Ok(spec)
+}
+
+fn gen_options(o: &Obj) -> Result<GenOptions, Error> {
+    let opts = GenOptions {
+        labels: o.pairs("labels")?,
+        annotations: o.pairs("annotations")?,
+        disable_hash: o.bool("disableNameSuffixHash")?,
+        immutable: o.bool("immutable")?,
+    };
+    o.finish()?;
+    Ok(opts)
 }

@@ -18,6 +18,7 @@ mod kustomization;
 mod loader;
 mod nameref;
 mod patch;
+mod plugins;
 mod resid;
 mod resource;
 mod sort;

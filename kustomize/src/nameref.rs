@@ -19,7 +19,7 @@ pub fn fix(resources: &mut [Resource], configs: &[NameRef]) -> Result<(), String
             continue;
         }
         let referrer = &snapshot[i];
-        let pool = could_be_referenced_by(&snapshot, &ids, referrer);
+        let pool = could_be_referenced_by(&snapshot, &ids, referrer)?;
         let role_ref = role_ref_gvk(referrer);
         for cfg in configs {
             for spec in cfg.referrers.iter().filter(|s| s.applies_to(&gvk)) {
@@ -46,16 +46,27 @@ pub fn fix(resources: &mut [Resource], configs: &[NameRef]) -> Result<(), String
 
 /// kustomize's `SubsetThatCouldBeReferencedByResource`: a namespaced referrer sees cluster-scoped
 /// resources, its own namespace, and (for a RoleBinding) its ServiceAccount subjects' namespaces.
-fn could_be_referenced_by<'a>(all: &'a [Resource], ids: &[ResId], referrer: &Resource) -> Vec<&'a Resource> {
+fn could_be_referenced_by<'a>(
+    all: &'a [Resource],
+    ids: &[ResId],
+    referrer: &Resource,
+) -> Result<Vec<&'a Resource>, String> {
     let rid = referrer.cur_id();
     if !rid.gvk.is_namespaceable() {
-        return all.iter().collect();
+        return Ok(all.iter().collect());
     }
     let mut sa_namespaces = Vec::new();
     if rid.gvk.kind == "RoleBinding"
         && let Some(Value::Seq(subjects)) = referrer.obj.get("subjects")
     {
         for s in subjects {
+            // kustomize reads every subject's `namespace` as a string and fails on any other
+            // value (`namespace:` left blank, a number).
+            if let Some(ns) = s.get("namespace")
+                && !matches!(ns, Value::String(_))
+            {
+                return Err(format!("Invalid Input: namespace is blank for resource {rid}"));
+            }
             if s.get("kind").and_then(Value::as_str) == Some("ServiceAccount")
                 && let Some(ns) = s.get("namespace").and_then(Value::as_str)
             {
@@ -63,7 +74,8 @@ fn could_be_referenced_by<'a>(all: &'a [Resource], ids: &[ResId], referrer: &Res
             }
         }
     }
-    all.iter()
+    Ok(all
+        .iter()
         .zip(ids)
         .filter(|(r, id)| {
             !id.gvk.is_namespaceable()
@@ -71,7 +83,7 @@ fn could_be_referenced_by<'a>(all: &'a [Resource], ids: &[ResId], referrer: &Res
                 || sa_namespaces.iter().any(|ns| ns == r.namespace())
         })
         .map(|(r, _)| r)
-        .collect()
+        .collect())
 }
 
 fn role_ref_gvk(r: &Resource) -> Option<Gvk> {
@@ -172,12 +184,15 @@ impl Ctx<'_> {
         let referrer = self.referrer.cur_id();
         let mut c: Vec<&Resource> = candidates
             .into_iter()
-            .filter(|r| r.all_ids().any(|id| id.name == old))
-            .filter(|r| r.all_ids().any(target))
+            // kustomize sieves by previous ids only (`PrevIds`): a resource never renamed or
+            // moved is no referral, so references to it are left alone (measured: a subject
+            // without a namespace stays so when nothing transformed the ServiceAccount).
+            .filter(|r| r.prev.iter().any(|id| id.name == old))
+            .filter(|r| r.prev.iter().any(target))
             .filter(|r| {
                 self.role_ref
                     .as_ref()
-                    .is_none_or(|g| r.all_ids().any(|id| id.gvk.kind == g.kind && id.gvk.group == g.group))
+                    .is_none_or(|g| r.prev.iter().any(|id| id.gvk.kind == g.kind && id.gvk.group == g.group))
             })
             .filter(|r| {
                 let cur = r.cur_id();

@@ -2,31 +2,62 @@
 
 use std::fmt;
 
-/// Kinds that live outside namespaces (kustomize's built-in list).
-const CLUSTER_SCOPED: &[&str] = &[
-    "APIService",
-    "CSIDriver",
-    "CSINode",
-    "CertificateSigningRequest",
-    "Cluster",
-    "ClusterRole",
-    "ClusterRoleBinding",
-    "ComponentStatus",
-    "CustomResourceDefinition",
-    "MutatingWebhookConfiguration",
-    "Namespace",
-    "Node",
-    "PersistentVolume",
-    "PodSecurityPolicy",
-    "PriorityClass",
-    "RuntimeClass",
-    "SelfSubjectAccessReview",
-    "SelfSubjectRulesReview",
-    "StorageClass",
-    "SubjectAccessReview",
-    "TokenReview",
-    "ValidatingWebhookConfiguration",
-    "VolumeAttachment",
+/// Cluster-scoped types (group, version, kind), generated from the paths of the Kubernetes
+/// OpenAPI document (`api/openapi-spec/swagger.json` of v1.20.2: a type whose paths never hold
+/// `{namespace}`), which is how kustomize derives scope from its embedded v1.21.2 document.
+/// Any other type, custom resources included, is namespaced (`cluster.x-k8s.io` `Cluster`,
+/// `servicebus.azure.com` `Namespace`).
+const CLUSTER_SCOPED: &[(&str, &str, &str)] = &[
+    ("", "v1", "ComponentStatus"),
+    ("", "v1", "Namespace"),
+    ("", "v1", "Node"),
+    ("", "v1", "PersistentVolume"),
+    ("admissionregistration.k8s.io", "v1", "MutatingWebhookConfiguration"),
+    ("admissionregistration.k8s.io", "v1", "ValidatingWebhookConfiguration"),
+    ("admissionregistration.k8s.io", "v1beta1", "MutatingWebhookConfiguration"),
+    ("admissionregistration.k8s.io", "v1beta1", "ValidatingWebhookConfiguration"),
+    ("apiextensions.k8s.io", "v1", "CustomResourceDefinition"),
+    ("apiextensions.k8s.io", "v1beta1", "CustomResourceDefinition"),
+    ("apiregistration.k8s.io", "v1", "APIService"),
+    ("apiregistration.k8s.io", "v1beta1", "APIService"),
+    ("authentication.k8s.io", "v1", "TokenReview"),
+    ("authentication.k8s.io", "v1beta1", "TokenReview"),
+    ("authorization.k8s.io", "v1", "SelfSubjectAccessReview"),
+    ("authorization.k8s.io", "v1", "SelfSubjectRulesReview"),
+    ("authorization.k8s.io", "v1", "SubjectAccessReview"),
+    ("authorization.k8s.io", "v1beta1", "SelfSubjectAccessReview"),
+    ("authorization.k8s.io", "v1beta1", "SelfSubjectRulesReview"),
+    ("authorization.k8s.io", "v1beta1", "SubjectAccessReview"),
+    ("certificates.k8s.io", "v1", "CertificateSigningRequest"),
+    ("certificates.k8s.io", "v1beta1", "CertificateSigningRequest"),
+    ("flowcontrol.apiserver.k8s.io", "v1alpha1", "FlowSchema"),
+    ("flowcontrol.apiserver.k8s.io", "v1alpha1", "PriorityLevelConfiguration"),
+    ("flowcontrol.apiserver.k8s.io", "v1beta1", "FlowSchema"),
+    ("flowcontrol.apiserver.k8s.io", "v1beta1", "PriorityLevelConfiguration"),
+    ("networking.k8s.io", "v1", "IngressClass"),
+    ("networking.k8s.io", "v1beta1", "IngressClass"),
+    ("node.k8s.io", "v1", "RuntimeClass"),
+    ("node.k8s.io", "v1alpha1", "RuntimeClass"),
+    ("node.k8s.io", "v1beta1", "RuntimeClass"),
+    ("policy", "v1beta1", "PodSecurityPolicy"),
+    ("rbac.authorization.k8s.io", "v1", "ClusterRole"),
+    ("rbac.authorization.k8s.io", "v1", "ClusterRoleBinding"),
+    ("rbac.authorization.k8s.io", "v1alpha1", "ClusterRole"),
+    ("rbac.authorization.k8s.io", "v1alpha1", "ClusterRoleBinding"),
+    ("rbac.authorization.k8s.io", "v1beta1", "ClusterRole"),
+    ("rbac.authorization.k8s.io", "v1beta1", "ClusterRoleBinding"),
+    ("scheduling.k8s.io", "v1", "PriorityClass"),
+    ("scheduling.k8s.io", "v1alpha1", "PriorityClass"),
+    ("scheduling.k8s.io", "v1beta1", "PriorityClass"),
+    ("storage.k8s.io", "v1", "CSIDriver"),
+    ("storage.k8s.io", "v1", "CSINode"),
+    ("storage.k8s.io", "v1", "StorageClass"),
+    ("storage.k8s.io", "v1", "VolumeAttachment"),
+    ("storage.k8s.io", "v1alpha1", "VolumeAttachment"),
+    ("storage.k8s.io", "v1beta1", "CSIDriver"),
+    ("storage.k8s.io", "v1beta1", "CSINode"),
+    ("storage.k8s.io", "v1beta1", "StorageClass"),
+    ("storage.k8s.io", "v1beta1", "VolumeAttachment"),
 ];
 
 /// Group, version and kind of a resource.
@@ -51,8 +82,11 @@ impl Gvk {
     }
 
     /// Whether resources of this kind are namespaced.
+    /// An empty version (a selector or field spec without one) matches any version.
     pub fn is_namespaceable(&self) -> bool {
-        !CLUSTER_SCOPED.contains(&self.kind.as_str())
+        !CLUSTER_SCOPED
+            .iter()
+            .any(|(g, v, k)| *k == self.kind && *g == self.group && (self.version.is_empty() || *v == self.version))
     }
 
     /// Whether this matches a selector whose empty fields are wildcards.
@@ -103,5 +137,27 @@ impl fmt::Display for ResId {
         let ns = if self.namespace.is_empty() { "[noNs]" } else { &self.namespace };
         let g = if self.gvk.group.is_empty() { "[noGrp]" } else { &self.gvk.group };
         write!(f, "{}.{}.{}/{}.{}", self.gvk.kind, self.gvk.version, g, self.name, ns)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Gvk;
+
+    #[test]
+    fn scope_is_decided_by_group_version_and_kind() {
+        let gvk = |av: &str, k: &str| Gvk::from_api_version(av, k);
+        assert!(!gvk("v1", "Namespace").is_namespaceable());
+        assert!(gvk("servicebus.azure.com/v1beta20210101preview", "Namespace").is_namespaceable());
+        assert!(gvk("cluster.x-k8s.io/v1beta1", "Cluster").is_namespaceable());
+        assert!(!gvk("rbac.authorization.k8s.io/v1", "ClusterRole").is_namespaceable());
+        assert!(gvk("rbac.authorization.k8s.io/v2", "ClusterRole").is_namespaceable());
+        assert!(!gvk("networking.k8s.io/v1", "IngressClass").is_namespaceable());
+        assert!(gvk("apps/v1", "Deployment").is_namespaceable());
+        // Without a version (selectors, field specs) any version of the type counts.
+        assert!(
+            !Gvk { group: "storage.k8s.io".into(), version: String::new(), kind: "StorageClass".into() }
+                .is_namespaceable()
+        );
     }
 }

@@ -78,9 +78,11 @@ impl Resource {
     /// Wraps an object read from `source`, checking the fields every resource needs.
     pub fn new(obj: Map, source: PathBuf) -> Result<Resource, crate::Error> {
         let invalid = |message: String| crate::Error::InvalidResource { file: source.clone(), message };
+        // kustomize requires `kind`; a missing `apiVersion` reads as empty (measured).
         for f in ["apiVersion", "kind"] {
             match obj.get(f) {
                 Some(Value::String(_)) => {}
+                None if f == "apiVersion" => {}
                 _ => return Err(invalid(format!("missing or non-string `{f}` in object {}", describe(&obj)))),
             }
         }

@@ -11,7 +11,7 @@ use crate::kustomization::{Kustomization, PatchSpec};
 use crate::loader::{read, restricted_file};
 use crate::resid::{Gvk, ResId};
 use crate::resource::Resource;
-use crate::yaml::{Map, Value, parse_documents};
+use crate::yaml::{Map, Value, parse_patch_documents};
 
 /// Applies one patch entry to the resources it targets (removing those it deletes).
 pub fn apply(k: &Kustomization, root: &Path, p: &PatchSpec, resources: &mut Vec<Resource>) -> Result<(), Error> {
@@ -20,7 +20,15 @@ pub fn apply(k: &Kustomization, root: &Path, p: &PatchSpec, resources: &mut Vec<
         Some(path) => read(&restricted_file(k, root, &p.field, path)?)?,
         None => p.text.clone(),
     };
-    let docs = parse_documents(&text).map_err(|e| err(format!("invalid patch: {e}")))?;
+    // Measured: a `patches` file that is empty or only white space is ignored, one holding only
+    // comments is refused ("illegally qualifies as both an SM and JSON patch").
+    if p.json6902.is_none() && text.trim().is_empty() {
+        return Ok(());
+    }
+    let docs = parse_patch_documents(&text).map_err(|e| err(format!("invalid patch: {e}")))?;
+    if p.json6902.is_none() && docs.iter().all(|d| matches!(d, Value::Null | Value::Blank)) {
+        return Err(err("the patch holds no document (illegally qualifies as both an SM and JSON patch)".into()));
+    }
     let is_json = p.json6902 == Some(true) || matches!(docs.as_slice(), [Value::Seq(_)]);
     if is_json {
         let ops = json6902::parse_ops(&text).map_err(&err)?;
@@ -28,12 +36,27 @@ pub fn apply(k: &Kustomization, root: &Path, p: &PatchSpec, resources: &mut Vec<
         let sel = select::Compiled::new(target).map_err(&err)?;
         for r in resources.iter_mut().filter(|r| sel.selects(r)) {
             let before = r.cur_id();
+            // Measured: kustomize keeps internal annotations on every object while it builds,
+            // so `add /metadata/annotations/<key>` works on an object without annotations (it
+            // fails for `/metadata/labels/<key>`). An annotation map added only for this and
+            // left empty disappears again, as kustomize drops empty annotations.
+            let md = r.metadata_mut();
+            let added = !md.contains_key("annotations");
+            if added {
+                md.insert("annotations".into(), Value::Map(Map::new()));
+            }
             let mut doc = Value::Map(std::mem::take(&mut r.obj));
             json6902::apply(&mut doc, &ops).map_err(&err)?;
             r.obj = match doc {
                 Value::Map(m) => m,
                 other => return Err(err(format!("JSON patch turned {before} into a {}", other.type_name()))),
             };
+            if added
+                && let Some(Value::Map(md)) = r.obj.get_mut("metadata")
+                && matches!(md.get("annotations"), Some(Value::Map(a)) if a.is_empty())
+            {
+                md.shift_remove("annotations");
+            }
             if r.cur_id() != before {
                 r.prev.push(before);
             }
@@ -116,6 +139,26 @@ pub fn apply(k: &Kustomization, root: &Path, p: &PatchSpec, resources: &mut Vec<
 }
 
 /// The id a strategic merge patch without `target` designates.
+/// Whether every entry of `patchesStrategicMerge` holds no document: kustomize runs them as
+/// one transformer and refuses it then ("patch appears to be empty").
+pub fn all_empty(k: &Kustomization, root: &Path, list: &[PatchSpec]) -> Result<bool, Error> {
+    for p in list {
+        let text = match &p.path {
+            Some(path) => read(&restricted_file(k, root, &p.field, path)?)?,
+            None => p.text.clone(),
+        };
+        let docs = parse_patch_documents(&text).map_err(|e| Error::Transform {
+            file: k.file.clone(),
+            field: p.field.clone(),
+            message: format!("invalid patch: {e}"),
+        })?;
+        if docs.iter().any(|d| !matches!(d, Value::Null | Value::Blank)) {
+            return Ok(false);
+        }
+    }
+    Ok(true)
+}
+
 fn patch_id(patch: &Map) -> ResId {
     let s = |path: &[&str]| Value::Map(patch.clone()).get_path(path).and_then(Value::as_str).unwrap_or("").to_string();
     ResId {

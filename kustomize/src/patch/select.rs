@@ -9,7 +9,9 @@ use crate::yaml::{Map, Value};
 
 /// A compiled selector.
 pub struct Compiled {
-    sel: Selector,
+    group: Option<Regex>,
+    version: Option<Regex>,
+    kind: Option<Regex>,
     name: Option<Regex>,
     namespace: Option<Regex>,
     labels: Vec<Requirement>,
@@ -103,12 +105,16 @@ fn matches(reqs: &[Requirement], m: Option<&Map>) -> bool {
 impl Compiled {
     /// Compiles a selector.
     pub fn new(sel: &Selector) -> Result<Compiled, String> {
+        // kustomize's SelectorRegex: group, version and kind are anchored regexes too
+        // (`kind: (Role|RoleBinding)` selects both).
         Ok(Compiled {
+            group: anchored(&sel.group)?,
+            version: anchored(&sel.version)?,
+            kind: anchored(&sel.kind)?,
             name: anchored(&sel.name)?,
             namespace: anchored(&sel.namespace)?,
             labels: parse_requirements(sel.label_selector.as_deref().unwrap_or(""))?,
             annotations: parse_requirements(sel.annotation_selector.as_deref().unwrap_or(""))?,
-            sel: sel.clone(),
         })
     }
 
@@ -127,7 +133,10 @@ impl Compiled {
         {
             return false;
         }
-        cur.gvk.is_selected_by(self.sel.group.as_deref(), self.sel.version.as_deref(), self.sel.kind.as_deref())
+        let field = |re: &Option<Regex>, v: &str| re.as_ref().is_none_or(|re| re.is_match(v));
+        field(&self.group, &cur.gvk.group)
+            && field(&self.version, &cur.gvk.version)
+            && field(&self.kind, &cur.gvk.kind)
             && matches(&self.labels, r.meta_map("labels"))
             && matches(&self.annotations, r.meta_map("annotations"))
     }

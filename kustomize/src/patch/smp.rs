@@ -56,6 +56,12 @@ fn merge_key(field: &str, parent: &str) -> Option<&'static str> {
             "containerPort"
         }
         "ports" if parent == "spec" => "port",
+        // Validating/MutatingWebhookConfiguration `webhooks`, ServiceAccount `secrets`.
+        "webhooks" | "secrets" if parent.is_empty() => "name",
+        // CSINode `spec.drivers`; Node `status.addresses`, Pod `status.podIPs`.
+        "drivers" if parent == "spec" => "name",
+        "addresses" if parent == "status" => "type",
+        "podIPs" if parent == "status" => "ip",
         _ => return None,
     })
 }
@@ -207,7 +213,10 @@ fn merge_list(
     }
     // Measured: when a patch element lacks the merge key, kubectl keeps only the keyed patch
     // elements (merged with their originals) and drops everything else.
-    let partial = patch.iter().any(|v| v.as_map().is_some_and(|m| !m.contains_key(key) && directive(m).is_none()));
+    // When the original has no such list, the patch list is taken with its keyless elements
+    // (measured: an `env` entry with only `valueFrom` patched into a container without `env`).
+    let partial = !dest.is_empty()
+        && patch.iter().any(|v| v.as_map().is_some_and(|m| !m.contains_key(key) && directive(m).is_none()));
     let mut used = vec![false; dest.len()];
     let mut out = Vec::new();
     for pv in patch {

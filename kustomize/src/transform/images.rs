@@ -40,11 +40,19 @@ pub fn rewrite(image: &str, spec: &ImageSpec, matcher: &Regex) -> Option<String>
     let name = spec.new_name.as_deref().unwrap_or(name);
     let new_tag = spec.new_tag.as_deref().filter(|t| !t.is_empty());
     let new_digest = spec.digest.as_deref().filter(|d| !d.is_empty());
-    let (tag, digest) = match (new_tag, new_digest) {
-        (Some(t), Some(d)) => (t, d),
-        (Some(t), None) => (t, ""),
-        (None, Some(d)) => ("", d),
-        (None, None) => (tag, digest),
+    let suffix = spec.tag_suffix.as_deref().filter(|s| !s.is_empty());
+    let suffixed;
+    let (tag, digest) = match (new_tag, new_digest, suffix) {
+        (Some(t), Some(d), _) => (t, d),
+        (Some(t), None, _) => (t, ""),
+        (None, Some(d), _) => ("", d),
+        // Measured (kubectl v5.5): without newTag or digest, `tagSuffix` is appended to the
+        // current tag (even an empty one) and the digest is dropped.
+        (None, None, Some(s)) => {
+            suffixed = format!("{tag}{s}");
+            (suffixed.as_str(), "")
+        }
+        (None, None, None) => (tag, digest),
     };
     let mut out = name.to_string();
     if !tag.is_empty() {
@@ -68,7 +76,33 @@ pub fn matcher(name: &str) -> Result<Regex, String> {
 /// `extra` are image field specs from `configurations`.
 pub fn apply(resources: &mut [Resource], spec: &ImageSpec, extra: &[FieldSpec]) -> Result<(), String> {
     let m = matcher(&spec.name)?;
+    // kustomize runs the image field specs (`spec/containers[]/image`, ... for any kind) and then
+    // its walk over every `containers` list, so an image under those paths is rewritten twice.
+    // That is invisible unless the rewrite is not idempotent, which only `tagSuffix` is
+    // (measured: `nginx:1.2` with `tagSuffix: -x` becomes `nginx:1.2-x-x` in a Deployment,
+    // `nginx:1.2-x` in a CronJob).
+    let suffix_only = spec.tag_suffix.as_deref().is_some_and(|s| !s.is_empty())
+        && spec.new_tag.as_deref().is_none_or(str::is_empty)
+        && spec.digest.as_deref().is_none_or(str::is_empty);
+    let default_specs: Vec<FieldSpec> = if suffix_only {
+        ["spec/containers[]/image", "spec/initContainers[]/image"]
+            .into_iter()
+            .chain(["spec/template/spec/containers[]/image", "spec/template/spec/initContainers[]/image"])
+            .map(|p| FieldSpec::any(p, false))
+            .collect()
+    } else {
+        Vec::new()
+    };
     for r in resources.iter_mut() {
+        for fs in &default_specs {
+            visit(&mut r.obj, &fs.segments(), false, &mut |v| {
+                if let Value::String(img) = v
+                    && let Some(new) = rewrite(img, spec, &m)
+                {
+                    *v = Value::String(new);
+                }
+            });
+        }
         for v in r.obj.values_mut() {
             walk(v, spec, &m);
         }
@@ -130,5 +164,10 @@ mod tests {
         assert_eq!(rewrite("nginx:1.0@sha256:x", &spec, &m).as_deref(), Some("nginx:1.25"));
         assert_eq!(rewrite("nginx-other", &spec, &m), None);
         assert_eq!(rewrite("docker.io/nginx", &spec, &m), None);
+        let suffix = ImageSpec { name: "nginx".into(), tag_suffix: Some("-x".into()), ..Default::default() };
+        assert_eq!(rewrite("nginx:1.2", &suffix, &m).as_deref(), Some("nginx:1.2-x"));
+        assert_eq!(rewrite("nginx@sha256:abc", &suffix, &m).as_deref(), Some("nginx:-x"));
+        let both = ImageSpec { new_tag: Some("3".into()), ..suffix };
+        assert_eq!(rewrite("nginx:1.2", &both, &m).as_deref(), Some("nginx:3"));
     }
 }

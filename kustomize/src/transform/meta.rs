@@ -29,9 +29,32 @@ pub fn prefix_suffix(resources: &mut [Resource], prefix: &str, suffix: &str) {
     }
 }
 
+/// A prefix/suffix plugin with its own field specs: `metadata/name` renames the resource (as
+/// `namePrefix`/`nameSuffix` do), any other field gets the text added around its value.
+pub fn prefix_suffix_fields(resources: &mut [Resource], prefix: &str, suffix: &str, specs: &[FieldSpec]) {
+    for r in resources.iter_mut().filter(|r| !skip_rename(r)) {
+        let gvk = r.orig.gvk.clone();
+        for spec in specs.iter().filter(|s| s.applies_to(&gvk)) {
+            if spec.segments() == ["metadata", "name"] {
+                prefix_suffix(std::slice::from_mut(r), prefix, suffix);
+                continue;
+            }
+            visit(&mut r.obj, &spec.segments(), spec.create, &mut |v| match v {
+                Value::String(s) => *s = format!("{prefix}{s}{suffix}"),
+                Value::Null => *v = Value::String(format!("{prefix}{suffix}")),
+                _ => {}
+            });
+        }
+    }
+}
+
 /// `namespace`; `extra` are field specs from `configurations`.
 pub fn namespace(resources: &mut [Resource], ns: &str, extra: &[FieldSpec]) {
     for r in resources.iter_mut() {
+        // kustomize's namespace transformer stores every resource's id as a previous id, moved
+        // or not, which makes it a candidate for name references.
+        let id = r.cur_id();
+        r.prev.push(id);
         let gvk = r.gvk();
         if gvk.kind == "Namespace" && gvk.group.is_empty() {
             if r.name() != ns {

@@ -3,9 +3,8 @@
 use std::path::Path;
 
 use crate::Error;
-use crate::fields::{Fields, selector, selector_fields};
+use crate::fields::{Fields, Obj, selector_obj, selector_of};
 use crate::kustomization::Selector;
-use crate::patch::select::split_outside;
 use crate::resid::ResId;
 use crate::resource::Resource;
 use crate::yaml::{Map, Value};
@@ -23,9 +22,54 @@ pub enum Seg {
     Any,
 }
 
-/// Splits a field path on dots outside brackets.
+/// kyaml's `SmarterPathSplitter`: splits on `.` except where escaped (`a\.b`), rejoins
+/// bracketed elements that contain dots (`[name=a.b]`, `[cert-manager.io/x]`), and unwraps
+/// brackets without `=` into plain keys.
+fn split_path(path: &str) -> Vec<String> {
+    let mut escaped: Vec<String> = Vec::new();
+    for piece in path.split('.') {
+        match escaped.last_mut() {
+            Some(last) if last.ends_with('\\') => {
+                last.pop();
+                last.push('.');
+                last.push_str(piece);
+            }
+            _ => escaped.push(piece.to_string()),
+        }
+    }
+    let mut out: Vec<String> = Vec::new();
+    let mut pieces = escaped.into_iter();
+    while let Some(elem) = pieces.next() {
+        if elem.starts_with('[') && !elem.ends_with(']') {
+            let mut joined = elem;
+            for next in pieces.by_ref() {
+                joined.push('.');
+                joined.push_str(&next);
+                if next.ends_with(']') {
+                    break;
+                }
+            }
+            out.push(joined);
+        } else {
+            out.push(elem);
+        }
+    }
+    for e in out.iter_mut() {
+        if e.len() >= 2 && e.starts_with('[') && e.ends_with(']') && !e.contains('=') {
+            *e = e[1..e.len() - 1].to_string();
+        }
+    }
+    out
+}
+
+/// Parses a replacement field path. Measured: one leading `.` is ignored (`.metadata.name`);
+/// any other empty element makes kubectl fail.
 pub fn parse_path(path: &str) -> Result<Vec<Seg>, String> {
-    split_outside(path, ('[', ']'), '.')
+    let mut parts = split_path(path);
+    if path.starts_with('.') && !parts.is_empty() {
+        parts.remove(0);
+    }
+    parts
         .into_iter()
         .map(|p| {
             if p.is_empty() {
@@ -231,69 +275,57 @@ fn set(target: &Value, value: &Value, o: &Options) -> Result<Value, String> {
 
 // Parsing, from the kustomization or a `path:` file.
 
-/// Parses one replacement (from the kustomization or a replacements file).
+/// Parses one replacement of a replacements file (fields matched as kustomize's JSON decoding
+/// matches them; unknown fields are errors).
 pub fn parse_replacement(file: &Path, v: &Value, field: &str) -> Result<Replacement, Error> {
-    replacement(&Fields { file }, v, field)
+    let f = Fields { file };
+    let o = Obj::new(&f, v, field)?;
+    let r = replacement_of(&o)?;
+    o.finish()?;
+    Ok(r)
 }
 
-pub(crate) fn replacement(f: &Fields, v: &Value, field: &str) -> Result<Replacement, Error> {
-    let m = f.map(v, field)?;
-    for key in m.keys() {
-        if !["source", "targets"].contains(&key.as_str()) {
-            return Err(f.err(&format!("{field}.{key}"), "unknown replacement field"));
-        }
-    }
-    let sf = format!("{field}.source");
-    let source = m.get("source").ok_or_else(|| f.err(&sf, "a replacement needs a source"))?;
-    let sm = f.map(source, &sf)?;
+/// Reads the `source` and `targets` of a replacement; the caller checks for other fields.
+pub(crate) fn replacement_of(o: &Obj) -> Result<Replacement, Error> {
+    let f = o.fields();
+    let src = o.get("source").ok_or_else(|| o.err("source", "a replacement needs a source"))?;
+    let so = Obj::new(f, src, &o.at("source"))?;
     let mut r = Replacement {
-        source: selector_fields(f, sm, &sf, &["fieldPath", "options"])?,
-        source_path: f.opt_string(sm, "fieldPath", &sf)?.unwrap_or_else(|| "metadata.name".into()),
-        source_options: options(f, sm.get("options").unwrap_or(&Value::Null), &format!("{sf}.options"))?,
+        source: selector_of(&so)?,
+        source_path: so.string("fieldPath")?.unwrap_or_else(|| "metadata.name".into()),
+        source_options: options(&so.obj("options")?)?,
         targets: Vec::new(),
     };
-    for (j, t) in f.list(m.get("targets").unwrap_or(&Value::Null), &format!("{field}.targets"))?.iter().enumerate() {
-        let tf = format!("{field}.targets[{j}]");
-        let tm = f.map(t, &tf)?;
-        for key in tm.keys() {
-            if !["select", "reject", "fieldPaths", "options"].contains(&key.as_str()) {
-                return Err(f.err(&format!("{tf}.{key}"), "unknown replacement target field"));
-            }
-        }
-        let select = tm.get("select").ok_or_else(|| f.err(&tf, "target must specify resources to select"))?;
+    so.finish()?;
+    for (j, t) in o.list("targets")?.iter().enumerate() {
+        let to = Obj::new(f, t, &o.at(&format!("targets[{j}]")))?;
+        let select = to.get("select").ok_or_else(|| to.err("select", "target must specify resources to select"))?;
         let mut reject = Vec::new();
-        for (n, rj) in f.list(tm.get("reject").unwrap_or(&Value::Null), &format!("{tf}.reject"))?.iter().enumerate() {
-            reject.push(selector(f, rj, &format!("{tf}.reject[{n}]"))?);
+        for (n, rj) in to.list("reject")?.iter().enumerate() {
+            reject.push(selector_obj(f, rj, &to.at(&format!("reject[{n}]")))?);
         }
         r.targets.push(Target {
-            select: selector(f, select, &format!("{tf}.select"))?,
+            select: selector_obj(f, select, &to.at("select"))?,
             reject,
-            field_paths: f.strings(tm.get("fieldPaths").unwrap_or(&Value::Null), &format!("{tf}.fieldPaths"))?,
-            options: options(f, tm.get("options").unwrap_or(&Value::Null), &format!("{tf}.options"))?,
+            field_paths: to.strings("fieldPaths")?,
+            options: options(&to.obj("options")?)?,
         });
+        to.finish()?;
     }
     Ok(r)
 }
 
-fn options(f: &Fields, v: &Value, field: &str) -> Result<Options, Error> {
-    let m = f.map(v, field)?;
-    for key in m.keys() {
-        if !["delimiter", "index", "create"].contains(&key.as_str()) {
-            return Err(f.err(&format!("{field}.{key}"), "unknown replacement option"));
-        }
+fn options(o: &Obj) -> Result<Options, Error> {
+    if o.has("encoding") {
+        return Err(o.err("encoding", "replacement encodings are not implemented"));
     }
-    let index = match m.get("index") {
-        None | Some(Value::Null) => 0,
-        Some(Value::Int(i)) => *i as i64,
-        Some(other) => {
-            return Err(f.err(&format!("{field}.index"), format!("expected an integer, found a {}", other.type_name())));
-        }
+    let opts = Options {
+        delimiter: o.string("delimiter")?.filter(|d| !d.is_empty()),
+        index: o.int("index")?.unwrap_or(0) as i64,
+        create: o.bool("create")?.unwrap_or(false),
     };
-    Ok(Options {
-        delimiter: f.opt_string(m, "delimiter", field)?.filter(|d| !d.is_empty()),
-        index,
-        create: f.bool(m, "create", field)?.unwrap_or(false),
-    })
+    o.finish()?;
+    Ok(opts)
 }
 
 #[cfg(test)]
@@ -314,5 +346,17 @@ mod tests {
             ]
         );
         assert!(parse_path("a..b").is_err());
+        assert!(parse_path("a.b.").is_err());
+        let key = |k: &str| Seg::Key(k.into());
+        assert_eq!(parse_path(".metadata.namespace").unwrap(), [key("metadata"), key("namespace")]);
+        assert_eq!(
+            parse_path(".metadata.annotations.[cert-manager.io/inject-ca-from]").unwrap(),
+            [key("metadata"), key("annotations"), key("cert-manager.io/inject-ca-from")]
+        );
+        assert_eq!(
+            parse_path(r"metadata.labels.postgres-operator\.crunchydata\.com/pguser").unwrap(),
+            [key("metadata"), key("labels"), key("postgres-operator.crunchydata.com/pguser")]
+        );
+        assert_eq!(parse_path("a.[k=v.w].b").unwrap(), [key("a"), Seg::Match("k".into(), "v.w".into()), key("b")]);
     }
 }

@@ -3,9 +3,10 @@
 pub mod emit;
 pub mod keyorder;
 pub mod parse;
+mod quoted_indent;
 pub mod resolve;
 pub mod value;
 
 pub use emit::to_string;
-pub use parse::{ParseError, parse_documents, parse_one, parse_one_yaml11};
+pub use parse::{ParseError, parse_documents, parse_one, parse_one_yaml11, parse_patch_documents};
 pub use value::{Map, Value};

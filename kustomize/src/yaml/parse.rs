@@ -28,13 +28,19 @@ pub const MAX_ALIAS_NODES: usize = 250_000;
 
 /// Parses every document of a YAML stream. Empty documents come back as [`Value::Null`].
 pub fn parse_documents(text: &str) -> Result<Vec<Value>, ParseError> {
-    parse_with(text, false)
+    parse_with(text, false, false)
+}
+
+/// Parses the documents of a patch: like [`parse_documents`], except that a null annotation
+/// value stays null (it deletes the annotation when merged) instead of becoming its text.
+pub fn parse_patch_documents(text: &str) -> Result<Vec<Value>, ParseError> {
+    parse_with(text, false, true)
 }
 
 /// Parses a single-document stream with YAML 1.1 scalar rules (`yes` is a bool), as
 /// kustomize reads kustomization files.
 pub fn parse_one_yaml11(text: &str) -> Result<Value, ParseError> {
-    let mut docs = parse_with(text, true)?;
+    let mut docs = parse_with(text, true, false)?;
     match docs.len() {
         0 => Ok(Value::Null),
         1 => Ok(docs.remove(0)),
@@ -42,7 +48,38 @@ pub fn parse_one_yaml11(text: &str) -> Result<Value, ParseError> {
     }
 }
 
-fn parse_with(text: &str, yaml11: bool) -> Result<Vec<Value>, ParseError> {
+/// How many quoted scalars [`super::quoted_indent::repair`] may re-indent in one file (each
+/// repair parses the file again).
+const MAX_QUOTED_REPAIRS: usize = 500;
+
+fn parse_with(text: &str, yaml11: bool, patch: bool) -> Result<Vec<Value>, ParseError> {
+    let mut repaired: Option<String> = None;
+    let mut first_error = None;
+    for _ in 0..=MAX_QUOTED_REPAIRS {
+        let current = repaired.as_deref().unwrap_or(text);
+        let mut at = None;
+        match parse_once(current, yaml11, patch, &mut at) {
+            Ok(docs) => return Ok(docs),
+            Err(e) => {
+                let first = first_error.get_or_insert(e).clone();
+                match at.and_then(|line| super::quoted_indent::repair(current, line.saturating_sub(1))) {
+                    Some(fixed) => repaired = Some(fixed),
+                    None => return Err(first),
+                }
+            }
+        }
+    }
+    Err(first_error.unwrap_or_else(|| ParseError("too many under-indented quoted scalars".into())))
+}
+
+/// Parses `text`; on an under-indented quoted scalar, `quoted_indent_at` receives the line
+/// (1-based) the parser stopped at.
+fn parse_once(
+    text: &str,
+    yaml11: bool,
+    patch: bool,
+    quoted_indent_at: &mut Option<usize>,
+) -> Result<Vec<Value>, ParseError> {
     // Comments carry no data; without this, another crate enabling granit-parser's `comments`
     // feature (feature unification) would make the parser emit Comment events here.
     let mut options = granit_parser::Options::default();
@@ -51,6 +88,9 @@ fn parse_with(text: &str, yaml11: bool) -> Result<Vec<Value>, ParseError> {
     options.block_nesting_limit = MAX_DEPTH;
     let mut b = Builder {
         events: Parser::new_from_str_with_options(text, options),
+        src: text,
+        src_chars: None,
+        patch,
         anchors: HashMap::new(),
         yaml11,
         last_empty: false,
@@ -58,26 +98,39 @@ fn parse_with(text: &str, yaml11: bool) -> Result<Vec<Value>, ParseError> {
         depth: 0,
         nodes: 0,
         copied: 0,
+        quoted_indent_at: None,
     };
     let mut docs = Vec::new();
-    loop {
-        match b.next()? {
-            Event::StreamStart | Event::DocumentEnd => {}
-            Event::StreamEnd => return Ok(docs),
-            Event::DocumentStart(_, Some(v)) if (v.major, v.minor) != (1, 1) => {
-                // yaml.v3 accepts no other %YAML directive.
-                return Err(ParseError(format!("found incompatible YAML document (%YAML {}.{})", v.major, v.minor)));
-            }
-            Event::DocumentStart(..) => {
-                b.anchors.clear();
-                let ev = b.next()?;
-                if matches!(ev, Event::DocumentEnd) {
-                    docs.push(Value::Null);
-                    continue;
+    let result = b.documents(&mut docs);
+    *quoted_indent_at = b.quoted_indent_at;
+    result.map(|()| docs)
+}
+
+impl Builder<'_> {
+    fn documents(&mut self, docs: &mut Vec<Value>) -> Result<(), ParseError> {
+        let b = self;
+        loop {
+            match b.next()? {
+                Event::StreamStart | Event::DocumentEnd => {}
+                Event::StreamEnd => return Ok(()),
+                Event::DocumentStart(_, Some(v)) if (v.major, v.minor) != (1, 1) => {
+                    // yaml.v3 accepts no other %YAML directive.
+                    return Err(ParseError(format!(
+                        "found incompatible YAML document (%YAML {}.{})",
+                        v.major, v.minor
+                    )));
                 }
-                docs.push(b.node(ev)?);
+                Event::DocumentStart(..) => {
+                    b.anchors.clear();
+                    let ev = b.next()?;
+                    if matches!(ev, Event::DocumentEnd) {
+                        docs.push(Value::Null);
+                        continue;
+                    }
+                    docs.push(b.node(ev)?);
+                }
+                other => return Err(ParseError(format!("unexpected YAML event {other:?}"))),
             }
-            other => return Err(ParseError(format!("unexpected YAML event {other:?}"))),
         }
     }
 }
@@ -107,6 +160,13 @@ struct Builder<'a> {
     nodes: usize,
     /// Nodes copied by anchors and aliases so far (bounded by [`MAX_ALIAS_NODES`]).
     copied: usize,
+    /// Whether this is a patch (null annotation values stay null).
+    patch: bool,
+    /// The text being parsed, and its length in characters once needed.
+    src: &'a str,
+    src_chars: Option<usize>,
+    /// The line of an under-indented quoted scalar's continuation, when that stopped the parse.
+    quoted_indent_at: Option<usize>,
 }
 
 impl<'a> Builder<'a> {
@@ -114,14 +174,26 @@ impl<'a> Builder<'a> {
         match self.events.next_event() {
             None => Err(ParseError("unexpected end of YAML".into())),
             Some(Err(e)) => {
+                if matches!(e.kind(), granit_parser::ErrorKind::InvalidQuotedScalarIndent) {
+                    self.quoted_indent_at = Some(e.marker().line());
+                }
                 let text = e.to_string();
                 if text.contains("recursion limit exceeded") {
                     return Err(ParseError(format!("{}: {text}", too_deep().0)));
                 }
                 Err(ParseError(text))
             }
-            Some(Ok((ev, span))) => {
+            Some(Ok((mut ev, span))) => {
                 self.last_empty = span.start.index() == span.end.index();
+                // libyaml ends a block scalar that runs to the end of an input without a final
+                // line break without that break (`|` then reads as `|-`); granit-parser adds it.
+                if let Event::Scalar(text, ScalarStyle::Literal | ScalarStyle::Folded, ..) = &mut ev
+                    && !self.src.ends_with('\n')
+                    && text.ends_with('\n')
+                    && span.end.index() >= *self.src_chars.get_or_insert_with(|| self.src.chars().count())
+                {
+                    text.to_mut().pop();
+                }
                 Ok(ev)
             }
         }
@@ -133,8 +205,13 @@ impl<'a> Builder<'a> {
         let (value, anchor) = match ev {
             Event::Scalar(text, style, anchor, _) if self.in_top_annotations() => {
                 let blank = self.last_empty && style == ScalarStyle::Plain;
-                let text = if blank { String::new() } else { text.to_string() };
-                (Value::String(text), anchor)
+                let null = style == ScalarStyle::Plain && matches!(resolve_plain_v3(&text), Value::Null);
+                if self.patch && (blank || null) {
+                    (if blank { Value::Blank } else { Value::Null }, anchor)
+                } else {
+                    let text = if blank { String::new() } else { text.to_string() };
+                    (Value::String(text), anchor)
+                }
             }
             Event::Scalar(_, ScalarStyle::Plain, anchor, None) if self.last_empty && !self.yaml11 => {
                 (Value::Blank, anchor)
@@ -250,7 +327,8 @@ impl<'a> Builder<'a> {
                 continue;
             }
             let key = key_text(&key)?;
-            if map.contains_key(&key) {
+            // yaml.v2 (kustomization files) keeps the last of duplicate keys; yaml.v3 refuses them.
+            if map.contains_key(&key) && !self.yaml11 {
                 return Err(ParseError(format!("mapping key {key:?} already defined")));
             }
             map.insert(key, value);
@@ -383,6 +461,22 @@ mod tests {
         // Modest reuse stays fine.
         let v = parse_one("a: &a {x: [1, 2, 3]}\nb: [*a, *a, *a]\n").unwrap();
         assert_eq!(v.get("b").and_then(|b| b.as_seq()).map(Vec::len), Some(3));
+    }
+
+    #[test]
+    fn block_scalar_at_end_of_input_without_line_break() {
+        let get = |text: &str| parse_one(text).unwrap().get("a").and_then(Value::as_str).map(str::to_string);
+        assert_eq!(get("a: |\n  x\n  y").as_deref(), Some("x\ny"));
+        assert_eq!(get("a: |\n  x\n  y\n").as_deref(), Some("x\ny\n"));
+        assert_eq!(get("a: >\n  x\n  y").as_deref(), Some("x y"));
+        assert_eq!(get("a: |\n  x\nb: 1").as_deref(), Some("x\n"));
+    }
+
+    #[test]
+    fn under_indented_quoted_scalars_parse_as_libyaml_reads_them() {
+        let v = parse_one("a:\n  d: 'one\n  two'\n  e: \"x\n  y\"\n").unwrap();
+        assert_eq!(v.get("a").and_then(|a| a.get("d")).and_then(Value::as_str), Some("one two"));
+        assert_eq!(v.get("a").and_then(|a| a.get("e")).and_then(Value::as_str), Some("x y"));
     }
 
     #[test]
