@@ -7,6 +7,7 @@
 //!
 //! Tests that install into `shipline-system` hold [`support::exclusive`] so they run one at a time.
 
+mod flow;
 mod image;
 mod install;
 pub mod support;

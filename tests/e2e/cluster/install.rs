@@ -97,6 +97,10 @@ pub struct SyncFile<'a> {
     pub git_url: String,
     pub path: &'a str,
     pub namespace: &'a str,
+    /// How often the reconciler fetches (`15s`).
+    pub interval: &'a str,
+    /// Bound on apply plus the health wait (`3m`).
+    pub timeout: &'a str,
 }
 
 impl<'a> Install<'a> {
@@ -115,9 +119,9 @@ impl<'a> Install<'a> {
         std::fs::write(
             dir.join("syncs.yaml"),
             format!(
-                "syncs:\n- name: {}\n  git: {}\n  ref: main\n  path: {}\n  interval: 15s\n  timeout: 3m\n  prune: true\n  \
+                "syncs:\n- name: {}\n  git: {}\n  ref: main\n  path: {}\n  interval: {}\n  timeout: {}\n  prune: true\n  \
                  wait: true\n  namespace: {}\n  auth: {{secret: git-creds}}\n",
-                sync.name, sync.git_url, sync.path, sync.namespace
+                sync.name, sync.git_url, sync.path, sync.interval, sync.timeout, sync.namespace
             ),
         )
         .expect("write syncs");
@@ -255,6 +259,8 @@ fn install_manifests_run_the_reconciler_which_syncs_sock_shop_over_https_in_both
         git_url: git_url.clone(),
         path: "deploy/kubernetes/overlays/development",
         namespace: "default",
+        interval: "15s",
+        timeout: "3m",
     };
     {
         let install = Install::apply(&node, work.path(), "manifests", &images.reconciler, &sync, "sock-shop-dev");
@@ -292,7 +298,14 @@ fn install_manifests_run_the_reconciler_which_syncs_sock_shop_over_https_in_both
 
     // --- namespaced variant: Roles in `apps` and `shipline-system` only ---
     let t0 = std::time::Instant::now();
-    let sync = SyncFile { name: "sock-shop-apps", git_url, path: "deploy/kubernetes/overlays/apps", namespace: "apps" };
+    let sync = SyncFile {
+        name: "sock-shop-apps",
+        git_url,
+        path: "deploy/kubernetes/overlays/apps",
+        namespace: "apps",
+        interval: "15s",
+        timeout: "3m",
+    };
     let install =
         Install::apply(&node, work.path(), "manifests/variants/namespaced", &images.reconciler, &sync, "apps");
     install.wait_reconciler_ready(&images.reconciler);
