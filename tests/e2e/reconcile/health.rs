@@ -48,6 +48,8 @@ async fn rollouts_are_awaited_and_a_rollout_that_never_finishes_times_out() {
     let text = err.to_string();
     assert!(matches!(err, ReconcileError::Unhealthy { .. }), "{text}");
     assert!(text.contains(&format!("Deployment.apps {ns}/web")) && text.contains("replicas"), "{text}");
+    // ... and says why, from the new Pod's container state (ErrImagePull, then ImagePullBackOff).
+    assert!(text.contains("container app: ErrImagePull") || text.contains("container app: ImagePullBackOff"), "{text}");
     assert!(fx.status_field(&name, "conditions").await.contains("HealthCheckFailed"));
     // The old Pod keeps running (maxUnavailable 25% of 1 rounds to 0).
     let pods: kube::Api<k8s_openapi::api::core::v1::Pod> = kube::Api::namespaced(fx.client.clone(), &ns);
