@@ -6,7 +6,8 @@ use std::collections::BTreeSet;
 use std::time::Duration;
 
 use crate::apply::{ApplyError, Target};
-use kube::api::{DeleteParams, DynamicObject, Patch, PatchParams, Preconditions};
+use k8s_openapi::api::core::v1::Pod;
+use kube::api::{DeleteParams, DynamicObject, ListParams, Patch, PatchParams, Preconditions};
 use serde_json::Value;
 use tokio::time::Instant;
 
@@ -220,4 +221,28 @@ pub async fn wait_healthy(
         pending = still;
         tokio::time::sleep(POLL).await;
     }
+}
+
+/// Why a workload's Pods are not running, from their containers' waiting states
+/// (`ImagePullBackOff`, `ErrImagePull`, `CrashLoopBackOff`, ...), as `kubectl describe` shows
+/// them; `None` when there is nothing to add (or the Pods cannot be read).
+pub async fn pod_problems(client: &kube::Client, desired: &DesiredObject) -> Option<String> {
+    let labels = desired.object.data.pointer("/spec/selector/matchLabels")?.as_object()?;
+    let selector: Vec<String> = labels.iter().filter_map(|(k, v)| v.as_str().map(|v| format!("{k}={v}"))).collect();
+    let pods: kube::Api<Pod> = kube::Api::namespaced(client.clone(), &desired.key.namespace);
+    let list = pods.list(&ListParams::default().labels(&selector.join(","))).await.ok()?;
+    let mut problems = BTreeSet::new();
+    for pod in &list.items {
+        let statuses = pod.status.iter().flat_map(|s| s.container_statuses.iter().flatten());
+        for (status, waiting) in statuses.filter_map(|c| c.state.as_ref()?.waiting.as_ref().map(|w| (c, w))) {
+            let Some(reason) = waiting.reason.as_deref() else { continue };
+            if matches!(reason, "ContainerCreating" | "PodInitializing") {
+                continue;
+            }
+            let pod_name = pod.metadata.name.as_deref().unwrap_or_default();
+            let message = waiting.message.as_deref().map(|m| format!(": {m}")).unwrap_or_default();
+            problems.insert(format!("pod {pod_name} container {}: {reason}{message}", status.name));
+        }
+    }
+    (!problems.is_empty()).then(|| problems.into_iter().take(3).collect::<Vec<_>>().join("; "))
 }

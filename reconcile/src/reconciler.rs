@@ -14,7 +14,7 @@ use crate::config::SyncSpec;
 use crate::context::{Context, Mode};
 use crate::drift::comparable;
 use crate::error::ReconcileError;
-use crate::health::is_workload;
+use crate::health::{Health, is_workload};
 use crate::inventory::{self, Entry, Inventory};
 use crate::metrics::Observation;
 use crate::objects::to_json;
@@ -228,7 +228,7 @@ pub async fn reconcile(sync: &mut Sync, ctx: &Context, mode: Mode) -> Result<Out
     }
     // A dry run changes nothing, not even what this process remembers.
     sync.inventory = Some(if mode == Mode::Apply { next } else { previous });
-    let verdicts = if !spec.wait || mode == Mode::DryRun {
+    let mut verdicts = if !spec.wait || mode == Mode::DryRun {
         Vec::new()
     } else if outcome.changes.is_empty() {
         live_health
@@ -237,6 +237,18 @@ pub async fn reconcile(sync: &mut Sync, ctx: &Context, mode: Mode) -> Result<Out
             desired.iter().zip(&targets).filter(|(d, _)| is_workload(&d.key.group, &d.key.kind)).collect();
         cluster::wait_healthy(&spec.name, workloads, deadline).await?
     };
+    // A workload that is not ready says why its Pods are not running (ImagePullBackOff, ...).
+    if verdicts.iter().any(|(_, h)| !matches!(h, Health::Ready)) {
+        let client = ctx.client().await;
+        for (key, health) in &mut verdicts {
+            let (Health::Progressing(why) | Health::Failed(why)) = health else { continue };
+            if let Some(d) = desired.iter().find(|d| &d.key == key)
+                && let Some(problems) = cluster::pod_problems(&client, d).await
+            {
+                why.push_str(&format!("; {problems}"));
+            }
+        }
+    }
     // Keep the build (namespaces filled in) for the next reconcile of this revision, unless a
     // dry run left out objects whose CRD is not installed yet.
     if desired.len() == built {

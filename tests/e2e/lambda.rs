@@ -78,23 +78,23 @@ fn bootstrap_zip() -> &'static [u8] {
 
 /// ministack's Lambda API.
 #[derive(Clone)]
-struct Lambda {
+pub(crate) struct Lambda {
     url: String,
     http: reqwest::Client,
 }
 
 /// One invocation's answer.
 #[derive(Debug)]
-struct Answer {
+pub(crate) struct Answer {
     /// `X-Amz-Function-Error` (`Unhandled` when the handler returned an error).
-    function_error: Option<String>,
-    body: Value,
+    pub(crate) function_error: Option<String>,
+    pub(crate) body: Value,
     /// The tail of the function's logs (`LogType: Tail`).
-    log: String,
+    pub(crate) log: String,
 }
 
 impl Lambda {
-    fn new() -> Self {
+    pub(crate) fn new() -> Self {
         shipline_core::install_crypto_provider();
         Self { url: service_env("SHIPLINE_TEST_MINISTACK_URL"), http: reqwest::Client::new() }
     }
@@ -104,7 +104,7 @@ impl Lambda {
     }
 
     /// Creates a `provided.al2023` function from the bootstrap zip with `env`.
-    async fn create(&self, env: &BTreeMap<&str, String>) -> String {
+    pub(crate) async fn create(&self, env: &BTreeMap<&str, String>) -> String {
         let name = unique_name("shipline-fn");
         let body = json!({
             "FunctionName": name, "Runtime": "provided.al2023", "Handler": "bootstrap", "Timeout": 60,
@@ -127,7 +127,7 @@ impl Lambda {
     }
 
     /// Deletes the function, which also stops ministack's worker processes for it.
-    async fn delete(&self, function: &str) {
+    pub(crate) async fn delete(&self, function: &str) {
         let response = self
             .http
             .delete(format!("{}/2015-03-31/functions/{function}", self.url))
@@ -138,7 +138,7 @@ impl Lambda {
         assert!(response.status().is_success(), "DeleteFunction: {}", response.status());
     }
 
-    async fn invoke(&self, function: &str, event: &Value) -> Answer {
+    pub(crate) async fn invoke(&self, function: &str, event: &Value) -> Answer {
         let response = self
             .http
             .post(format!("{}/2015-03-31/functions/{function}/invocations", self.url))

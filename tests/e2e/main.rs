@@ -2,6 +2,7 @@
 //! (or `tests/services/ctl.sh up`); a missing service fails the test that needs it.
 
 mod ci_context;
+mod cluster;
 mod codecommit;
 mod ecr_candidates;
 mod images;

@@ -15,6 +15,9 @@
 #   lighttpd         git http-backend, basic auth, HTTP and HTTPS (private CA)     GIT_HTTP_PORT GIT_HTTPS_PORT
 #   sshd             git over SSH, key auth, host key in a known_hosts file        GIT_SSH_PORT
 #   etcd + kube-apiserver + kube-controller-manager v1.20.2, token auth           ETCD_PORT KUBE_API_PORT
+#   a real single-node cluster (node.sh): its own etcd, API server, controller-manager,
+#   scheduler, containerd + runc, kubelet, kube-proxy, on a bridge with no uplink   NODE_* (node.sh)
+#   SHIPLINE_NODE=0 leaves the node out (it needs root: bridge, iptables, mounts, cgroups).
 set -euo pipefail
 
 CACHE=${SHIPLINE_CACHE:-$HOME/.cache/shipline}
@@ -43,6 +46,10 @@ KUBE_TOKEN=shipline-test-admin-token
 PY_PACKAGES=('moto[server]==5.2.5' 'ministack==1.5.33' 'awscli==1.46.3' 'cfn-lint==1.51.0')
 APT_PACKAGES=(docker-registry skopeo lighttpd lighttpd-mod-openssl openssh-server apache2-utils git openssl curl etcd-server)
 
+# shellcheck source=tests/services/node.sh
+. "$HERE/node.sh"
+APT_PACKAGES+=("${NODE_APT_PACKAGES[@]}")
+
 log() { printf 'services: %s\n' "$*" >&2; }
 die() { log "$*"; exit 1; }
 
@@ -56,7 +63,7 @@ install() {
     apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
   fi
   # The Debian packages start their own daemons on default ports; we run our own instances.
-  for svc in docker-registry lighttpd ssh etcd; do
+  for svc in docker-registry lighttpd ssh etcd containerd; do
     if command -v systemctl >/dev/null && systemctl is-active -q "$svc" 2>/dev/null; then systemctl stop "$svc" || true; fi
   done
   local stamp="$VENV/.shipline-$(printf '%s ' "${PY_PACKAGES[@]}" | sha256sum | cut -c1-16)"
@@ -109,12 +116,19 @@ seed_bare_repo() { # seed_bare_repo NAME: a bare repo with one commit on main
 up() {
   [ -x "$VENV/bin/moto_server" ] || die "not installed: run '$0 install' first"
   [ -x "$K8S_BIN/kube-apiserver" ] || die "kube-apiserver missing in $K8S_BIN: run '$0 install' first"
-  [ ! -f "$RUN/env" ] || { log "stopping services left from an earlier run"; down; }
+  if [ -f "$RUN/env" ] || [ -d "$RUN/node/pid" ]; then log "stopping services left from an earlier run"; down; fi
   for p in $MOTO_PORT $MINISTACK_PORT $REGISTRY_PORT $GIT_HTTP_PORT $GIT_HTTPS_PORT $GIT_SSH_PORT $ETCD_PORT $ETCD_PEER_PORT $KUBE_API_PORT $KCM_PORT; do
     port_free "$p" || die "port $p on 127.0.0.1 is in use: stop what uses it or override the port variable"
   done
   rm -rf "$RUN"
   mkdir -p "$RUN"/{log,pid,registry,git/repos,git/tls,ssh,k8s/pki,tmp}
+  # The node's bridge first: the git server listens on it too, for Pods.
+  local git_san=DNS:localhost,IP:127.0.0.1 git_node_socket=
+  if node_enabled; then
+    node_net_up
+    git_san+=",IP:$NODE_IP"
+    git_node_socket="\$SERVER[\"socket\"] == \"$NODE_IP:$GIT_HTTPS_PORT\" { ssl.engine = \"enable\"  ssl.pemfile = \"$RUN/git/tls/server-both.pem\" }"
+  fi
 
   # --- AWS emulators ---
   start_bg moto "$VENV/bin/moto_server" -H 127.0.0.1 -p "$MOTO_PORT"
@@ -137,7 +151,7 @@ EOF
   openssl req -x509 -newkey rsa:2048 -nodes -days 30 -subj /CN=shipline-test-ca \
     -keyout "$RUN/git/tls/ca.key" -out "$RUN/git/tls/ca.pem" 2>/dev/null
   openssl req -newkey rsa:2048 -nodes -subj /CN=localhost -keyout "$RUN/git/tls/server.key" -out "$RUN/git/tls/server.csr" 2>/dev/null
-  printf 'subjectAltName=DNS:localhost,IP:127.0.0.1\nextendedKeyUsage=serverAuth\n' >"$RUN/git/tls/ext.cnf"
+  printf 'subjectAltName=%s\nextendedKeyUsage=serverAuth\n' "$git_san" >"$RUN/git/tls/ext.cnf"
   openssl x509 -req -in "$RUN/git/tls/server.csr" -CA "$RUN/git/tls/ca.pem" -CAkey "$RUN/git/tls/ca.key" -CAcreateserial \
     -days 30 -extfile "$RUN/git/tls/ext.cnf" -out "$RUN/git/tls/server.pem" 2>/dev/null
   cat "$RUN/git/tls/server.pem" "$RUN/git/tls/server.key" >"$RUN/git/tls/server-both.pem"
@@ -149,6 +163,7 @@ server.port = $GIT_HTTP_PORT
 server.errorlog = "$RUN/log/lighttpd-error.log"
 server.modules += ("mod_auth", "mod_authn_file", "mod_alias", "mod_setenv", "mod_cgi", "mod_openssl")
 \$SERVER["socket"] == "127.0.0.1:$GIT_HTTPS_PORT" { ssl.engine = "enable"  ssl.pemfile = "$RUN/git/tls/server-both.pem" }
+$git_node_socket
 \$HTTP["url"] =~ "^/v1/repos/" {
   alias.url += ("/v1/repos" => "/usr/lib/git-core/git-http-backend")
   cgi.assign = ("" => "")
@@ -230,11 +245,13 @@ EOF
   wait_for lighttpd "$RUN/pid/lighttpd" curl -s -o /dev/null --cacert "$RUN/git/tls/ca.pem" "https://127.0.0.1:$GIT_HTTPS_PORT/"
   wait_for sshd "$RUN/pid/sshd" bash -c "exec 3<>/dev/tcp/127.0.0.1/$GIT_SSH_PORT"
 
+  if node_enabled; then node_up; fi
   env_ >"$RUN/env"
   log "up; environment in $RUN/env"
 }
 
 down() {
+  node_down
   [ -d "$RUN/pid" ] || return 0
   # Reverse start order: the controller-manager and API server before etcd.
   for name in kube-controller-manager kube-apiserver etcd sshd lighttpd registry ministack moto; do
@@ -269,6 +286,7 @@ export SHIPLINE_TEST_AWS_CLI=$VENV/bin/aws SHIPLINE_TEST_CFN_LINT=$VENV/bin/cfn-
 export KUBECONFIG=$RUN/k8s/kubeconfig SHIPLINE_TEST_KUBE_AUDIT_LOG=$RUN/log/kube-audit.log
 export SHIPLINE_TEST_KUBE_APISERVER=$K8S_BIN/kube-apiserver SHIPLINE_TEST_KUBE_APISERVER_ARGS=$RUN/k8s/apiserver.args
 EOF
+  if node_enabled; then node_env; fi
 }
 
 case "${1:-}" in

@@ -230,3 +230,15 @@ pub async fn cutting_proxy(target: std::net::SocketAddr, cut_after: u64) -> std:
     });
     addr
 }
+
+/// A `kube::Client` for the real node's cluster (`SHIPLINE_TEST_NODE_KUBECONFIG`, admin client
+/// certificate; see tests/services/node.sh).
+pub async fn node_kube_client() -> kube::Client {
+    shipline_core::install_crypto_provider();
+    let path = service_env("SHIPLINE_TEST_NODE_KUBECONFIG");
+    let kubeconfig = kube::config::Kubeconfig::read_from(&path).unwrap_or_else(|e| panic!("reading {path}: {e}"));
+    let config = kube::Config::from_custom_kubeconfig(kubeconfig, &Default::default())
+        .await
+        .unwrap_or_else(|e| panic!("kubeconfig {path}: {e}"));
+    kube::Client::try_from(config).expect("kube client")
+}
