@@ -23,5 +23,11 @@ pub struct BuildArgs {
 /// Builds and prints.
 pub fn run(args: &BuildArgs) -> Result<(), String> {
     let out = shipline_core::kustomize::build(&args.dir).map_err(|e| e.to_string())?;
-    std::io::stdout().lock().write_all(out.as_bytes()).map_err(|e| format!("writing the output: {e}"))
+    // YAML is printed as built (it is the output, and kustomize prints it so); only the error
+    // paths of a closed or full stdout are the common ones.
+    match std::io::stdout().lock().write_all(out.as_bytes()).and_then(|()| std::io::stdout().lock().flush()) {
+        Ok(()) => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => std::process::exit(0),
+        Err(e) => Err(format!("writing to stdout: {e}")),
+    }
 }
