@@ -269,3 +269,39 @@ fn replace_all(replacements: &[(&Path, &str, &str)]) -> Result<(), TreeError> {
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::image::ImageRef;
+    use crate::update::overlay::PolicyRef;
+
+    const MARKED: &str = "image: reg/app:v1 # {\"$imagepolicy\": \"ns:app\"}\n";
+
+    #[test]
+    fn a_file_changed_after_planning_is_not_overwritten_and_nothing_is_written() {
+        let dir = tempfile::tempdir().unwrap();
+        let (a, b) = (dir.path().join("a.yaml"), dir.path().join("b.yaml"));
+        std::fs::write(&a, MARKED).unwrap();
+        std::fs::write(&b, MARKED).unwrap();
+        let mut updates = Updates::default();
+        updates.by_policy.insert(PolicyRef::parse("ns:app").unwrap(), ImageRef::parse("reg/app:v2").unwrap());
+        let allow = |_: &super::super::Target, _: &str, _: &str| true;
+        let files = plan(&[dir.path().to_path_buf()], &updates, &allow).unwrap();
+        assert_eq!(files.iter().filter(|f| f.is_changed()).count(), 2);
+        // Someone else edits b.yaml between the read and the write.
+        std::fs::write(&b, "image: theirs\n").unwrap();
+        let err = write(&files).unwrap_err();
+        assert!(matches!(&err, TreeError::Changed { path } if path == &b), "{err}");
+        assert_eq!(std::fs::read_to_string(&a).unwrap(), MARKED, "a.yaml not written either");
+        assert_eq!(std::fs::read_to_string(&b).unwrap(), "image: theirs\n");
+        // Positive control: unchanged files are written, and restore puts them back.
+        std::fs::write(&b, MARKED).unwrap();
+        write(&files).unwrap();
+        assert!(std::fs::read_to_string(&a).unwrap().contains("reg/app:v2"));
+        restore(&files).unwrap();
+        assert_eq!(std::fs::read_to_string(&a).unwrap(), MARKED);
+        let leftovers: Vec<_> = std::fs::read_dir(dir.path()).unwrap().filter_map(Result::ok).collect();
+        assert_eq!(leftovers.len(), 2, "no staged temporary files left behind");
+    }
+}
