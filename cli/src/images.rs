@@ -7,6 +7,7 @@ use shipline_core::image::ci_context::{self, Lookup};
 use shipline_core::image::ecr_images::{self, ImageSelector, TagOutcome};
 use shipline_core::image::oci::{self, ImageBundle};
 use shipline_core::image::push::{self, PushEvent, PushOptions};
+use shipline_core::image::reference;
 use shipline_core::image::registry::{RegistryAuth, RegistryClient, RepositoryAddress};
 use shipline_core::secret::Secret;
 
@@ -107,17 +108,28 @@ pub fn retag(args: &RetagArgs) -> Result<(), String> {
         (None, Some(d)) => return Err(format!("--digest {d:?}: expected sha256: and 64 lower-case hex characters")),
         (None, None) => unreachable!("clap requires one"),
     };
-    for t in &args.new_tags {
-        shipline_core::image::ImageRef::parse(&format!("x:{t}"))
-            .map_err(|_| format!("--new-tag {t:?} is not a valid tag"))?;
+    if let ImageSelector::Tag(t) = &selector {
+        reference::check_tag(t).map_err(|e| format!("--tag {t:?}: {e}"))?;
     }
+    for t in &args.new_tags {
+        reference::check_tag(t).map_err(|e| format!("--new-tag {t:?}: {e}"))?;
+    }
+    reference::check_repository_uri(&args.repository).map_err(|e| format!("--repository: {e}"))?;
     if args.dry_run {
-        println!("would call ECR BatchGetImage repository={} {selector}", args.repository);
+        if args.json {
+            return crate::out::json(&serde_json::json!({
+                "dryRun": true, "repository": args.repository, "source": selector.to_string(),
+                "calls": std::iter::once(serde_json::json!({"api": "BatchGetImage"}))
+                    .chain(args.new_tags.iter().map(|t| serde_json::json!({"api": "PutImage", "imageTag": t})))
+                    .collect::<Vec<_>>(),
+            }));
+        }
+        crate::out::line(&format!("would call ECR BatchGetImage repository={} {selector}", args.repository))?;
         for t in &args.new_tags {
-            println!(
+            crate::out::line(&format!(
                 "would call ECR PutImage repository={} imageTag={t} (same manifest bytes and media type)",
                 args.repository
-            );
+            ))?;
         }
         return Ok(());
     }
@@ -133,14 +145,13 @@ pub fn retag(args: &RetagArgs) -> Result<(), String> {
             .iter()
             .map(|(t, o)| serde_json::json!({"tag": t, "created": *o == TagOutcome::Created}))
             .collect();
-        println!(
-            "{}",
-            serde_json::json!({"repository": report.repository, "digest": report.digest, "mediaType": report.media_type, "tags": tags})
-        );
+        crate::out::json(
+            &serde_json::json!({"repository": report.repository, "digest": report.digest, "mediaType": report.media_type, "tags": tags}),
+        )?;
     } else {
         for (tag, outcome) in &report.tags {
             let what = if *outcome == TagOutcome::Created { "tagged" } else { "already tagged" };
-            println!("{what} {}:{tag} -> {}", report.repository, report.digest);
+            crate::out::line(&format!("{what} {}:{tag} -> {}", report.repository, report.digest))?;
         }
     }
     Ok(())
@@ -172,23 +183,42 @@ fn default_tag() -> Result<String, String> {
 
 /// Runs `shipline push`.
 pub fn push(args: &PushArgs) -> Result<(), String> {
+    // Every name is checked before anything is read or sent: a bad tag must not cost an upload.
+    let mut address = RepositoryAddress::parse(&args.repository).map_err(|e| e.to_string())?;
+    for t in &args.tags {
+        reference::check_tag(t).map_err(|e| format!("--tag {t:?}: {e}"))?;
+    }
+    if let Some(from) = &args.mount_from {
+        reference::check_repository_name(from).map_err(|e| format!("--mount-from {from:?}: {e}"))?;
+    }
     let bundle = load_bundle(args)?;
     let tags = if args.tags.is_empty() { vec![default_tag()?] } else { args.tags.clone() };
-    let mut address = RepositoryAddress::parse(&args.repository).map_err(|e| e.to_string())?;
     let is_ecr = args.ecr || address.host().contains(".dkr.ecr.");
     if args.dry_run {
-        println!(
+        if args.json {
+            let blobs: Vec<_> =
+                bundle.blobs.iter().map(|(d, (size, _))| serde_json::json!({"digest": d, "size": size})).collect();
+            return crate::out::json(&serde_json::json!({
+                "dryRun": true, "repository": address.to_string(), "digest": bundle.top.digest,
+                "mediaType": bundle.top.media_type, "tags": tags, "blobs": blobs,
+                "blobBytes": bundle.blob_bytes(), "childManifests": bundle.children.len(),
+            }));
+        }
+        crate::out::line(&format!(
             "would push {} ({} blobs, {} bytes, {} child manifests) to {address} as {}",
             bundle.top.digest,
             bundle.blobs.len(),
             bundle.blob_bytes(),
             bundle.children.len(),
             tags.join(", ")
-        );
+        ))?;
         for (digest, (size, _)) in &bundle.blobs {
-            println!("  blob {digest} {size} bytes: HEAD, then upload if missing");
+            crate::out::line(&format!("  blob {digest} {size} bytes: HEAD, then upload if missing"))?;
         }
-        println!("  manifest {} ({}) last, under each tag", bundle.top.digest, bundle.top.media_type);
+        crate::out::line(&format!(
+            "  manifest {} ({}) last, under each tag",
+            bundle.top.digest, bundle.top.media_type
+        ))?;
         return Ok(());
     }
     let rt = runtime()?;
@@ -206,6 +236,10 @@ pub fn push(args: &PushArgs) -> Result<(), String> {
             }
         };
         if let Some(endpoint) = &args.registry_endpoint {
+            let authority = endpoint.split_once("://").map_or(endpoint.as_str(), |(_, r)| r);
+            if authority.split('/').next().unwrap_or_default().contains('@') {
+                return Err(format!("--registry-endpoint: {}", reference::CREDENTIALS_IN_URL));
+            }
             address.base = endpoint.trim_end_matches('/').to_owned();
         }
         let client = RegistryClient::new(address.clone(), auth).map_err(|e| e.to_string())?;
@@ -224,13 +258,12 @@ pub fn push(args: &PushArgs) -> Result<(), String> {
         report
     })?;
     if args.json {
-        println!(
-            "{}",
-            serde_json::json!({"repository": args.repository, "digest": report.digest, "tags": report.tags,
-                "uploaded": report.uploaded, "uploadedBytes": report.uploaded_bytes, "present": report.present, "mounted": report.mounted})
-        );
+        crate::out::json(
+            &serde_json::json!({"repository": address.to_string(), "digest": report.digest, "tags": report.tags,
+            "uploaded": report.uploaded, "uploadedBytes": report.uploaded_bytes, "present": report.present, "mounted": report.mounted}),
+        )
     } else {
-        println!(
+        crate::out::line(&format!(
             "pushed {} as {} ({} uploaded, {} bytes; {} present; {} mounted)",
             report.digest,
             report.tags.join(", "),
@@ -238,9 +271,8 @@ pub fn push(args: &PushArgs) -> Result<(), String> {
             report.uploaded_bytes,
             report.present,
             report.mounted
-        );
+        ))
     }
-    Ok(())
 }
 
 fn progress_bar(total: u64) -> Option<indicatif::ProgressBar> {

@@ -2,6 +2,7 @@
 
 mod build;
 mod images;
+mod out;
 mod reconcile;
 mod tag;
 mod update;
@@ -52,17 +53,22 @@ fn main() -> ExitCode {
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(message) => {
-            eprintln!("error: {message}");
+            out::error(&message);
             ExitCode::FAILURE
         }
     }
 }
 
 fn init_logging() {
+    use std::io::IsTerminal;
     let filter = tracing_subscriber::EnvFilter::try_from_env("SHIPLINE_LOG").unwrap_or_else(|_| "warn".into());
-    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    let json = std::env::var("SHIPLINE_LOG_FORMAT").is_ok_and(|f| f == "json");
+    // Colours only for a person at a terminal: a piped log (CI, kubectl logs) stays plain text.
+    let ansi = !json && out::use_colour(std::io::stderr().is_terminal(), std::env::var_os("NO_COLOR").as_deref());
+    let builder =
+        tracing_subscriber::fmt().with_env_filter(filter).with_ansi(ansi).with_writer(out::LogWriter { ansi, json });
     // One JSON object per line for log collectors (the reconciler's Deployment sets this).
-    if std::env::var("SHIPLINE_LOG_FORMAT").is_ok_and(|f| f == "json") {
+    if json {
         builder.json().init();
     } else {
         builder.init();

@@ -167,10 +167,10 @@ fn print_results(
                 Err(e) => serde_json::json!({"ok": false, "reason": e.reason(), "error": e.to_string()}),
             })
             .collect();
-        println!("{}", serde_json::to_string_pretty(&values).unwrap_or_default());
+        crate::out::json_pretty(&serde_json::Value::Array(values))?;
     } else {
         for o in results.iter().filter_map(|r| r.as_ref().ok()) {
-            print!("{}", o.render());
+            crate::out::text(&o.render())?;
         }
     }
     match failures.len() {

@@ -60,9 +60,8 @@ pub fn run(args: &TagArgs) -> Result<(), String> {
             "build": tag.build(),
             "origins": resolved.origins,
         });
-        println!("{out}");
+        crate::out::json(&out)
     } else {
-        println!("{}", resolved.tag);
+        crate::out::line(&resolved.tag.to_string())
     }
-    Ok(())
 }

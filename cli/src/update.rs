@@ -4,6 +4,7 @@ use std::path::PathBuf;
 
 use clap::Args;
 use shipline_core::image::ImageRef;
+use shipline_core::update::local;
 use shipline_core::update::overlay::{self, PolicyRef, Target, Updates, tree};
 
 /// Arguments of `shipline update`.
@@ -86,26 +87,36 @@ pub fn run(args: &UpdateArgs) -> Result<(), String> {
             tracing::warn!("{}:{}: {}: {}", file.path.display(), skipped.line, skipped.target, skipped.reason);
         }
     }
-    if !args.dry_run {
-        tree::write(&files).map_err(|e| e.to_string())?;
+    if args.dry_run {
+        // The same checks a write makes, so a dry run that passes predicts a write that does.
+        local::check_yaml(&files).map_err(|e| e.to_string())?;
+    } else {
+        local::write_checked(&args.paths, &files).map_err(|e| e.to_string())?;
     }
     if args.json {
-        println!("{}", report_json(&files, !args.dry_run));
+        crate::out::json(&report_json(&files, !args.dry_run))?;
     } else if args.dry_run {
         let base = std::env::current_dir().unwrap_or_default();
         for file in files.iter().filter(|f| f.is_changed()) {
-            print!("{}", file.unified_diff(&base));
+            crate::out::text(&file.unified_diff(&base))?;
         }
     } else {
         let changes: usize = files.iter().map(|f| f.edit.changes.len()).sum();
         for file in &files {
             for c in &file.edit.changes {
                 let old = c.old.as_deref().unwrap_or("(added)");
-                println!("{}:{}: {} {}: {old} -> {}", file.path.display(), c.line, c.target, c.field, c.new);
+                crate::out::line(&format!(
+                    "{}:{}: {} {}: {old} -> {}",
+                    file.path.display(),
+                    c.line,
+                    c.target,
+                    c.field,
+                    c.new
+                ))?;
             }
         }
         if changes == 0 {
-            println!("no changes");
+            crate::out::line("no changes")?;
         }
     }
     Ok(())

@@ -111,6 +111,9 @@ pub fn run(args: &GitArgs, url: &str, dry_run: bool, json: bool) -> Result<(), S
                 .ok_or_else(|| format!("--trailer {t:?}: expected KEY=VALUE"))
         })
         .collect::<Result<Vec<_>, _>>()?;
+    for (key, value) in &trailers {
+        updater::check_trailer(key, value).map_err(|e| format!("--trailer {key}={value:?}: {e}"))?;
+    }
     let req = UpdateRequest {
         url: url.to_owned(),
         auth: auth(args, url)?,
@@ -142,11 +145,15 @@ pub fn run(args: &GitArgs, url: &str, dry_run: bool, json: bool) -> Result<(), S
         updater::run(&req, None)
     }
     .map_err(|e| e.to_string())?;
-    report(&outcome, dry_run, json);
-    Ok(())
+    report(&outcome, dry_run, json)
 }
 
-fn report(outcome: &UpdateOutcome, dry_run: bool, json: bool) {
+fn report(outcome: &UpdateOutcome, dry_run: bool, json: bool) -> Result<(), String> {
+    for file in &outcome.files {
+        for ignored in &file.edit.ignored {
+            tracing::warn!("{}:{}: ignored marker: {}", file.path.display(), ignored.line, ignored.reason);
+        }
+    }
     if json {
         let files: Vec<serde_json::Value> = outcome
             .files
@@ -163,18 +170,19 @@ fn report(outcome: &UpdateOutcome, dry_run: bool, json: bool) {
             "commit": outcome.commit, "branch": outcome.branch, "attempts": outcome.attempts,
             "chosen": outcome.chosen, "changed": outcome.changed(), "dry_run": dry_run, "files": files,
         });
-        println!("{out}");
-        return;
+        return crate::out::json(&out);
     }
     if dry_run {
         for file in outcome.files.iter().filter(|f| f.is_changed()) {
             let base = file.path.ancestors().find(|p| p.join(".git").exists()).unwrap_or(std::path::Path::new("/"));
-            print!("{}", file.unified_diff(base));
+            crate::out::text(&file.unified_diff(base))?;
         }
-        return;
+        return Ok(());
     }
     match &outcome.commit {
-        Some(commit) => println!("pushed {commit} to {} ({} attempt(s))", outcome.branch, outcome.attempts),
-        None => println!("no changes"),
+        Some(commit) => {
+            crate::out::line(&format!("pushed {commit} to {} ({} attempt(s))", outcome.branch, outcome.attempts))
+        }
+        None => crate::out::line("no changes"),
     }
 }

@@ -4,7 +4,8 @@
 //! Arranged by concept, each module allowed to use only those listed before it:
 //!
 //! 1. foundations: [`secret`] (credentials that never print), [`digest`] (SHA-256 forms),
-//!    [`aws`] (SDK configuration);
+//!    [`aws`] (SDK configuration), [`safe_fs`] (reading untrusted trees: regular files only, no
+//!    links), [`show`] (redacted, terminal-safe text);
 //! 2. [`git`]: the local checkout and remote repositories (clone, commit, push; HTTPS, SSH,
 //!    CodeCommit IAM credentials, host keys);
 //! 3. [`image`]: naming an image (`branch-commit-build`), reading and pushing it, ECR;
@@ -19,7 +20,9 @@ pub mod aws;
 pub mod digest;
 pub mod git;
 pub mod image;
+pub mod safe_fs;
 pub mod secret;
+pub mod show;
 pub mod update;
 
 /// The native kustomize build engine (`shipline build`), byte-identical to kustomize v5.

@@ -339,3 +339,7 @@ fn shown(value: Option<&str>) -> String {
 #[cfg(test)]
 #[path = "events_tests.rs"]
 mod tests;
+
+#[cfg(test)]
+#[path = "events_fuzz_tests.rs"]
+mod fuzz_tests;

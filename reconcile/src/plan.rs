@@ -129,20 +129,81 @@ fn action_word(action: Action, dry_run: bool) -> &'static str {
     }
 }
 
+/// The mask shown for a Secret value (Flux's `flux diff` uses the same two masks).
+pub const SECRET_MASK: &str = "*****";
+/// The mask shown on the git side for a Secret value that differs from the live one.
+pub const SECRET_CHANGED_MASK: &str = "******";
+
+/// Copies of two versions of an object with the values of a Secret's `data` and `stringData`
+/// replaced by masks, and its last-applied annotation dropped: a diff then shows which keys are
+/// added, removed or changed (a changed value is `*****` live and `******` in git), never a value.
+/// Objects other than `v1` Secrets are returned as they are.
+pub fn mask_secrets(before: Option<&Value>, after: Option<&Value>) -> (Option<Value>, Option<Value>) {
+    let is_secret = |v: &Value| v["kind"] == "Secret" && v["apiVersion"] == "v1";
+    if !before.into_iter().chain(after).any(is_secret) {
+        return (before.cloned(), after.cloned());
+    }
+    let (mut before, mut after) = (before.cloned(), after.cloned());
+    for field in ["data", "stringData"] {
+        let live = before.as_ref().and_then(|v| v.get(field)).and_then(Value::as_object).cloned();
+        let git = after.as_ref().and_then(|v| v.get(field)).and_then(Value::as_object).cloned();
+        if let Some(Value::Object(map)) = before.as_mut().and_then(|v| v.get_mut(field)) {
+            map.values_mut().for_each(|v| *v = Value::from(SECRET_MASK));
+        }
+        if let Some(Value::Object(map)) = after.as_mut().and_then(|v| v.get_mut(field)) {
+            for (key, value) in map.iter_mut() {
+                let same = live
+                    .as_ref()
+                    .and_then(|l| l.get(key))
+                    .is_none_or(|old| Some(old) == git.as_ref().and_then(|g| g.get(key)));
+                *value = Value::from(if same { SECRET_MASK } else { SECRET_CHANGED_MASK });
+            }
+        }
+    }
+    for object in before.iter_mut().chain(after.iter_mut()) {
+        if let Some(Value::Object(annotations)) = object.pointer_mut("/metadata/annotations") {
+            annotations.remove("kubectl.kubernetes.io/last-applied-configuration");
+        }
+    }
+    (before, after)
+}
+
 fn short(commit: &str) -> &str {
     commit.get(..12).unwrap_or(commit)
 }
 
-/// A unified diff of two objects as YAML (`before` absent: everything is added).
+/// A unified diff of two objects as YAML (`before` absent: everything is added). Secret values
+/// never appear: see [`mask_secrets`].
 pub fn diff(before: Option<&Value>, after: Option<&Value>) -> String {
+    let (before, after) = mask_secrets(before, after);
     let yaml = |v: Option<&Value>| v.map(|v| serde_saphyr::to_string(v).unwrap_or_default()).unwrap_or_default();
-    let (a, b) = (yaml(before), yaml(after));
+    let (a, b) = (yaml(before.as_ref()), yaml(after.as_ref()));
     similar::TextDiff::from_lines(&a, &b).unified_diff().context_radius(3).header("live", "git").to_string()
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn secret_values_never_show_in_a_diff() {
+        let live = json!({"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "db"},
+            "data": {"same": "c2FtZQ==", "changed": "b2xkLXNlbnRpbmVs", "removed": "Z29uZQ=="}});
+        let git = json!({"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "db"},
+            "data": {"same": "c2FtZQ==", "changed": "bmV3LXNlbnRpbmVs", "added": "YWRkZWQ="},
+            "stringData": {"plain": "PLAIN-SENTINEL"}});
+        let d = diff(Some(&live), Some(&git));
+        for value in ["c2FtZQ==", "b2xkLXNlbnRpbmVs", "bmV3LXNlbnRpbmVs", "Z29uZQ==", "YWRkZWQ=", "PLAIN-SENTINEL"] {
+            assert!(!d.contains(value), "{value} leaked:\n{d}");
+        }
+        assert!(d.contains("-  changed: \"*****\"") && d.contains("+  changed: \"******\""), "changed key shown:\n{d}");
+        assert!(d.contains("-  removed: ") && d.contains("+  added: ") && d.contains("+  plain: "), "{d}");
+        assert!(d.contains("   same: \"*****\"") && !d.contains("+  same"), "an unchanged key is not a change:\n{d}");
+        let created = diff(None, Some(&git));
+        assert!(!created.contains("bmV3LXNlbnRpbmVs") && created.contains("+  added: \"*****\""), "{created}");
+        let other = json!({"apiVersion": "v1", "kind": "ConfigMap", "data": {"k": "visible"}});
+        assert!(diff(None, Some(&other)).contains("visible"), "ConfigMaps are not masked");
+    }
     use serde_json::json;
 
     #[test]

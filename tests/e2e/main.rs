@@ -1,6 +1,7 @@
 //! End-to-end tests against real services on 127.0.0.1. Start them with `./scripts/test.sh`
 //! (or `tests/services/ctl.sh up`); a missing service fails the test that needs it.
 
+mod adversarial;
 mod ci_context;
 mod cluster;
 mod codecommit;

@@ -51,6 +51,8 @@ async fn dry_run_then_first_apply_then_a_no_op_that_writes_nothing() {
     assert!(namespaces.get_opt(&ns).await.unwrap().is_none(), "a dry run creates nothing");
     let dry_writes = audit.writes(&fx.client, &[&ns, &name]).await;
     assert!(dry_writes.iter().all(|w| w.contains("dryRun=All")), "only server-side dry runs: {dry_writes:?}");
+    // Positive control for the zero-writes check below: the same reader counts these dry-run writes.
+    assert!(!dry_writes.is_empty(), "the audit reader saw none of the dry run's server-side dry-run requests");
 
     let first = reconcile_and_report(&mut sync, &fx.ctx, Mode::Apply).await.expect("first apply");
     assert_eq!(first.revision, commit);

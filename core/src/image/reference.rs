@@ -51,16 +51,9 @@ impl ImageRef {
         if name.is_empty() {
             return Err(bad("empty name"));
         }
+        check_name(name).map_err(bad)?;
         if let Some(tag) = tag {
-            let valid = !tag.is_empty()
-                && tag.len() <= 128
-                && tag
-                    .bytes()
-                    .enumerate()
-                    .all(|(i, b)| b.is_ascii_alphanumeric() || b == b'_' || (i > 0 && matches!(b, b'.' | b'-')));
-            if !valid {
-                return Err(bad("tag must match [A-Za-z0-9_][A-Za-z0-9_.-]{0,127}"));
-            }
+            check_tag(tag).map_err(bad)?;
         }
         if tag.is_none() && digest.is_none() {
             return Err(bad("no tag or digest"));
@@ -68,6 +61,122 @@ impl ImageRef {
         Ok(Self { name: name.to_owned(), tag: tag.map(str::to_owned), digest })
     }
 }
+
+/// Checks a tag against the OCI distribution grammar: `[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}`.
+pub fn check_tag(tag: &str) -> Result<(), &'static str> {
+    let valid = !tag.is_empty()
+        && tag.len() <= 128
+        && tag
+            .bytes()
+            .enumerate()
+            .all(|(i, b)| b.is_ascii_alphanumeric() || b == b'_' || (i > 0 && matches!(b, b'.' | b'-')));
+    if valid { Ok(()) } else { Err("tag must match [A-Za-z0-9_][A-Za-z0-9_.-]{0,127}") }
+}
+
+/// Checks a repository name (no registry host) against the OCI distribution grammar: components
+/// of `[a-z0-9]+((\.|_|__|-+)[a-z0-9]+)*` joined by `/`, at most 255 characters.
+pub fn check_repository_name(name: &str) -> Result<(), &'static str> {
+    const WHY: &str =
+        "repository name must be lower-case components [a-z0-9]+ joined by one of . _ __ -, separated by /";
+    if name.is_empty() || name.len() > 255 {
+        return Err("repository name must be 1 to 255 characters");
+    }
+    for component in name.split('/') {
+        let bytes = component.as_bytes();
+        let alnum = |b: u8| b.is_ascii_lowercase() || b.is_ascii_digit();
+        if bytes.is_empty() || !alnum(bytes[0]) || !alnum(bytes[bytes.len() - 1]) {
+            return Err(WHY);
+        }
+        let mut i = 0;
+        while i < bytes.len() {
+            if alnum(bytes[i]) {
+                i += 1;
+                continue;
+            }
+            // A separator run: `.`, `_`, `__` or any number of `-`.
+            let start = i;
+            while i < bytes.len() && !alnum(bytes[i]) {
+                i += 1;
+            }
+            let sep = &component[start..i];
+            if !(sep == "." || sep == "_" || sep == "__" || sep.bytes().all(|b| b == b'-')) {
+                return Err(WHY);
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Checks a registry host: DNS labels (`[A-Za-z0-9]` and inner `-`) joined by `.`, or an IPv6
+/// address in brackets, with an optional `:port`.
+pub fn check_registry_host(host: &str) -> Result<(), &'static str> {
+    const WHY: &str = "registry host must be a DNS name or [IPv6] address with an optional :port";
+    let (name, port) = match host.strip_prefix('[') {
+        Some(rest) => {
+            let (addr, after) = rest.split_once(']').ok_or(WHY)?;
+            if addr.is_empty() || !addr.bytes().all(|b| b.is_ascii_hexdigit() || b == b':') {
+                return Err(WHY);
+            }
+            let port = if after.is_empty() { None } else { Some(after.strip_prefix(':').ok_or(WHY)?) };
+            (None, port)
+        }
+        None => match host.rsplit_once(':') {
+            Some((name, port)) => (Some(name), Some(port)),
+            None => (Some(host), None),
+        },
+    };
+    if let Some(name) = name {
+        let label_ok = |l: &str| {
+            !l.is_empty()
+                && l.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
+                && !l.starts_with('-')
+                && !l.ends_with('-')
+        };
+        if name.is_empty() || name.len() > 253 || !name.split('.').all(label_ok) {
+            return Err(WHY);
+        }
+    }
+    if let Some(port) = port
+        && (port.is_empty() || port.len() > 5 || !port.bytes().all(|b| b.is_ascii_digit()))
+    {
+        return Err(WHY);
+    }
+    Ok(())
+}
+
+/// Checks an image name: `[HOST[:PORT]/]PATH`. As Docker does, the first component is a registry
+/// host when it holds a `.` or `:` or is `localhost`.
+pub fn check_name(name: &str) -> Result<(), &'static str> {
+    match name.split_once('/') {
+        Some((first, rest)) if first.contains(['.', ':']) || first == "localhost" || first.starts_with('[') => {
+            check_registry_host(first)?;
+            check_repository_name(rest)
+        }
+        _ => check_repository_name(name),
+    }
+}
+
+/// Checks a repository URI as `push`/`retag` take it: `http[s]://HOST[:PORT]/NAME`, or
+/// `[HOST[:PORT]/]NAME` (a bare NAME is an ECR repository of the account). Credentials in the
+/// URI are refused without repeating the URI.
+pub fn check_repository_uri(uri: &str) -> Result<(), String> {
+    let stripped = uri.strip_prefix("https://").or_else(|| uri.strip_prefix("http://"));
+    let rest = stripped.unwrap_or(uri);
+    if rest.split('/').next().unwrap_or_default().contains('@') {
+        return Err(CREDENTIALS_IN_URL.to_owned());
+    }
+    match stripped {
+        Some(rest) => {
+            let (host, name) = rest.split_once('/').ok_or_else(|| format!("{uri:?}: expected HOST/REPOSITORY"))?;
+            check_registry_host(host).map_err(|e| format!("{uri:?}: {e}"))?;
+            check_repository_name(name).map_err(|e| format!("{uri:?}: {e}"))
+        }
+        None => check_name(rest).map_err(|e| format!("{uri:?}: {e}")),
+    }
+}
+
+/// The message for a repository URL with user-info; the URL itself is never repeated.
+pub const CREDENTIALS_IN_URL: &str = "the repository URL holds credentials (user-info before @): refused; pass --username and SHIPLINE_REGISTRY_PASSWORD";
 
 impl fmt::Display for ImageRef {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -109,10 +218,43 @@ mod tests {
             assert_eq!((r.name.as_str(), r.tag.as_deref(), r.digest.as_deref()), (name, tag, digest), "{input}");
             assert_eq!(r.to_string(), input, "round trip");
         }
-        for bad in
-            ["", "app", "localhost:5000/app", "app:", "app:-x", "app@sha256:abc", "app:v1@md5:00", "a b:1", ":tag"]
-        {
+        for bad in [
+            "",
+            "app",
+            "localhost:5000/app",
+            "app:",
+            "app:-x",
+            "app@sha256:abc",
+            "app:v1@md5:00",
+            "a b:1",
+            ":tag",
+            "Reg/App:v1",
+            "reg//app:v1",
+            "rég/app:v1",
+            "reg/app/:v1",
+            "/app:v1",
+            "reg/-app:v1",
+            "reg/a--b..c:v1",
+            "ghcr.io:x/app:v1",
+            "ghcr..io/app:v1",
+        ] {
             assert!(ImageRef::parse(bad).is_err(), "{bad:?} should be rejected");
+        }
+        for good in ["a__b/c-d/e.f_g:v1", "Registry.Example.com:443/org/app:v1", "[::1]:5000/app:v1", "a---b:v1"] {
+            assert!(ImageRef::parse(good).is_ok(), "{good:?} should be accepted");
+        }
+    }
+
+    #[test]
+    fn repository_uri_table() {
+        for good in ["front-end", "team/app", "123.dkr.ecr.us-east-1.amazonaws.com/app", "http://127.0.0.1:5000/a/b"] {
+            assert_eq!(check_repository_uri(good), Ok(()), "{good}");
+        }
+        for bad in
+            ["https://u:SENTINEL@reg.example/app", "u:SENTINEL@reg.example/app", "Reg/App", "reg//app", "https://reg"]
+        {
+            let err = check_repository_uri(bad).unwrap_err();
+            assert!(!err.contains("SENTINEL"), "{err}");
         }
     }
 }

@@ -36,10 +36,16 @@ impl RepositoryAddress {
             Some(_) => return Err(bad("scheme must be http or https")),
             None => ("https", uri),
         };
+        if rest.split('/').next().unwrap_or_default().contains('@') {
+            // Never repeat the input: it holds a credential.
+            return Err(RegistryError::Address(crate::image::reference::CREDENTIALS_IN_URL.to_owned()));
+        }
         let (host, name) = rest.split_once('/').ok_or_else(|| bad("expected HOST/REPOSITORY"))?;
         if host.is_empty() || name.is_empty() || name.contains([':', '@']) {
             return Err(bad("expected HOST/REPOSITORY without tag or digest"));
         }
+        crate::image::reference::check_registry_host(host).map_err(bad)?;
+        crate::image::reference::check_repository_name(name.trim_end_matches('/')).map_err(bad)?;
         Ok(Self { base: format!("{scheme}://{host}"), name: name.trim_end_matches('/').to_owned() })
     }
 

@@ -266,9 +266,11 @@ pub fn load(repo_root: &Path, config: &str) -> Result<UpdateConfig, ConfigError>
     let mut repositories: BTreeMap<(String, String), String> = BTreeMap::new();
     let mut flux_policies: Vec<(PathBuf, FluxObject<ImagePolicySpec>)> = Vec::new();
     for file in files {
-        let text = std::fs::read_to_string(&file).map_err(|source| ConfigError::Io { path: file.clone(), source })?;
         let invalid = |message: String| ConfigError::Invalid { path: file.clone(), message };
-        let docs: Vec<serde_json::Value> = serde_saphyr::from_multiple(&text).map_err(|e| invalid(e.to_string()))?;
+        let text = crate::safe_fs::read_regular_text(&file)
+            .map_err(|e| invalid(e.to_string()))?
+            .ok_or_else(|| invalid("not UTF-8 text".into()))?;
+        let docs: Vec<serde_json::Value> = crate::update::yaml::parse_documents(&text).map_err(invalid)?;
         for doc in docs.into_iter().filter(|d| d.is_object()) {
             let kind = doc.get("kind").and_then(|k| k.as_str()).unwrap_or_default().to_owned();
             let api = doc.get("apiVersion").and_then(|k| k.as_str()).unwrap_or_default().to_owned();
@@ -318,6 +320,10 @@ pub fn load(repo_root: &Path, config: &str) -> Result<UpdateConfig, ConfigError>
         })?;
         let policy_ref =
             PolicyRef::parse(&shown).map_err(|message| ConfigError::Invalid { path: file.clone(), message })?;
+        crate::image::reference::check_name(&repository).map_err(|e| ConfigError::Invalid {
+            path: file.clone(),
+            message: format!("ImagePolicy {shown}: its ImageRepository's spec.image {repository:?}: {e}"),
+        })?;
         out.policies.push(PolicyEntry { policy_ref, repository, policy, kustomize_images: Vec::new() });
     }
     if out.policies.is_empty() {
@@ -377,6 +383,8 @@ fn apply_shipline(root: &Path, file: &Path, f: ShiplineFile, out: &mut UpdateCon
                 p.name, p.image
             )));
         }
+        crate::image::reference::check_name(&p.image)
+            .map_err(|e| invalid(format!("policies[{}].image {:?}: {e}", p.name, p.image)))?;
         out.policies.push(PolicyEntry {
             policy_ref,
             repository: p.image,
@@ -424,7 +432,11 @@ fn checked_join(root: &Path, rel: &str, file: &Path, field: &'static str) -> Res
     if escapes {
         return Err(ConfigError::OutsideRepo { path: file.into(), field, value: rel.to_owned() });
     }
-    Ok(root.join(rel_path))
+    let joined = root.join(rel_path);
+    // A committed symlink on the way would lead the updater out of the clone.
+    crate::safe_fs::check_inside(root, &joined)
+        .map_err(|e| ConfigError::Invalid { path: file.into(), message: format!("{field} {rel:?}: {e}") })?;
+    Ok(joined)
 }
 
 #[cfg(test)]

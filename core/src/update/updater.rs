@@ -118,6 +118,9 @@ pub type CandidateLookup<'a> = dyn Fn(&UpdateConfig) -> Result<BTreeMap<String, 
 /// Runs the update: clone, choose, edit, validate, commit, push; retried on a rejected push.
 /// Candidates are `req.candidates` plus, when given, what `lookup` finds.
 pub fn run(req: &UpdateRequest, lookup: Option<&CandidateLookup<'_>>) -> Result<UpdateOutcome, UpdateError> {
+    for (key, value) in &req.trailers {
+        check_trailer(key, value)?;
+    }
     let branch = req.branch.clone().unwrap_or_else(|| config::DEFAULT_BRANCH.to_owned());
     let remote = Remote::new(&req.url, &req.auth);
     let mut attempt = 0;
@@ -179,6 +182,19 @@ pub fn run(req: &UpdateRequest, lookup: Option<&CandidateLookup<'_>>) -> Result<
     }
 }
 
+/// A commit trailer must be one `Key: value` line: a key of `[A-Za-z0-9-]+` and a value without
+/// line breaks or control characters, or it could forge other trailers (`Signed-off-by`).
+pub fn check_trailer(key: &str, value: &str) -> Result<(), UpdateError> {
+    let bad = |message: String| UpdateError::Invalid { path: "commit trailer".into(), message };
+    if key.is_empty() || !key.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-') {
+        return Err(bad(format!("key {key:?} must match [A-Za-z0-9-]+")));
+    }
+    if value.chars().any(char::is_control) {
+        return Err(bad(format!("{key}: the value must be one line without control characters, got {value:?}")));
+    }
+    Ok(())
+}
+
 /// Exponential backoff with full jitter, capped at 2 s: concurrent updaters spread out.
 fn backoff(attempt: u32) -> Duration {
     let cap_ms = (25u64 << attempt.min(7)).min(2_000);
@@ -212,6 +228,10 @@ fn plan(
     let mut files = Vec::new();
     if !updates.is_empty() {
         let paths = update_roots(root, &cfg);
+        for path in &paths {
+            // Checked when the configuration was read; again here, as the walk starts from it.
+            crate::safe_fs::check_inside(root, path).map_err(TreeError::from)?;
+        }
         let allow = |target: &Target, old: &str, new: &str| allow_change(&cfg.policies, target, old, new);
         files = tree::plan(&paths, &updates, &allow)?;
     }
@@ -286,8 +306,8 @@ fn affected_kustomizations(root: &Path, cfg: &UpdateConfig, files: &[FileUpdate]
 fn validate(root: &Path, files: &[FileUpdate]) -> Result<(), UpdateError> {
     for file in files.iter().filter(|f| f.is_changed()) {
         let shown = file.path.strip_prefix(root).unwrap_or(&file.path).display().to_string();
-        serde_saphyr::from_multiple::<serde_json::Value>(&file.edit.text)
-            .map_err(|e| UpdateError::Invalid { path: shown, message: e.to_string() })?;
+        crate::update::yaml::parse_documents(&file.edit.text)
+            .map_err(|message| UpdateError::Invalid { path: shown, message })?;
     }
     Ok(())
 }

@@ -21,7 +21,18 @@ fn rss_kib() -> u64 {
 #[tokio::test]
 #[ignore = "benchmark: prints figures; run with --ignored --nocapture"]
 async fn memory_stays_flat_over_thousands_of_reconciles() {
-    const RECONCILES: usize = 2_000;
+    memory_flatness(200, 2_000, 4 * 1024).await;
+}
+
+/// The same check, short and bounded, for every CI run: 300 no-op reconciles after a warm-up
+/// of 100. Other tests share this process, so the bound is loose (32 MiB): it catches a leak of
+/// about 100 KiB or more per reconcile, not small ones; the benchmark above measures those.
+#[tokio::test]
+async fn memory_stays_flat_over_hundreds_of_reconciles_short() {
+    memory_flatness(100, 300, 32 * 1024).await;
+}
+
+async fn memory_flatness(warm_up: usize, reconciles: usize, bound_kib: u64) {
     let fx = Fixture::new(kube_client().await).await;
     let ns = unique_name("rec-mem");
     let mut files = vec![("ns.yaml".to_owned(), trees::namespace(&ns))];
@@ -38,24 +49,27 @@ async fn memory_stays_flat_over_thousands_of_reconciles() {
     let mut sync = Sync::new(spec(&sync_name("mem"), &repo));
     reconcile_and_report(&mut sync, &fx.ctx, Mode::Apply).await.expect("first apply");
     // Warm-up: allocator pools, connection pool, caches.
-    for _ in 0..200 {
+    for _ in 0..warm_up {
         reconcile_and_report(&mut sync, &fx.ctx, Mode::Apply).await.expect("no-op");
     }
     let start_rss = rss_kib();
     let started = Instant::now();
     let mut samples = Vec::new();
-    for i in 1..=RECONCILES {
+    let every = (reconciles / 4).max(1);
+    for i in 1..=reconciles {
         let outcome = reconcile_and_report(&mut sync, &fx.ctx, Mode::Apply).await.expect("no-op");
         assert!(outcome.changes.is_empty());
-        if i % 500 == 0 {
+        if i % every == 0 {
             samples.push((i, rss_kib()));
         }
     }
-    let per = started.elapsed() / RECONCILES as u32;
+    let per = started.elapsed() / reconciles as u32;
     println!("no-op reconcile of 21 objects: {per:?} each; RSS after warm-up {start_rss} KiB");
     for (i, rss) in &samples {
         println!("  after {i:>5} reconciles: RSS {rss} KiB ({:+} KiB)", *rss as i64 - start_rss as i64);
     }
+    // Positive control: the measurement reads a live figure (a process this size is not tiny).
+    assert!(start_rss > 1024, "VmRSS reads {start_rss} KiB");
     let last = samples.last().expect("samples").1;
-    assert!(last < start_rss + 4 * 1024, "RSS grew from {start_rss} to {last} KiB over {RECONCILES} reconciles");
+    assert!(last < start_rss + bound_kib, "RSS grew from {start_rss} to {last} KiB over {reconciles} reconciles");
 }

@@ -142,10 +142,20 @@ impl Audit {
         loop {
             let text = read(&self.path);
             if text.contains(&sentinel) {
-                return text
+                // Every complete line must parse: a reader that dropped lines would find no writes.
+                let entries: Vec<serde_json::Value> = text
                     .lines()
                     .skip(self.start)
-                    .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+                    .filter(|l| l.ends_with('}'))
+                    .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("audit line does not parse ({e}): {l}")))
+                    .collect();
+                // Positive control: the sentinel request itself is among the parsed entries.
+                assert!(
+                    entries.iter().any(|e| e["requestURI"].as_str().is_some_and(|u| u.contains(&sentinel))),
+                    "the audit reader does not see the sentinel request it waited for"
+                );
+                return entries
+                    .into_iter()
                     .filter(|e| !matches!(e["verb"].as_str(), Some("get" | "list" | "watch")))
                     // The controller-manager shares the admin user (it writes workload status).
                     .filter(|e| !e["userAgent"].as_str().unwrap_or("").starts_with("kube-controller-manager"))

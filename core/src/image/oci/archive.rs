@@ -24,7 +24,7 @@ impl TarStore {
     /// Indexes the members of the archive at `path`.
     pub fn open(path: &Path) -> Result<Self, OciError> {
         let io = |source| OciError::Io { path: path.to_owned(), source };
-        let file = std::fs::File::open(path).map_err(io)?;
+        let file = crate::safe_fs::open_input(path).map_err(|e| OciError::Format(e.to_string()))?;
         let mut archive = tar::Archive::new(file);
         let mut members = BTreeMap::new();
         for entry in archive.entries().map_err(io)? {
@@ -49,6 +49,15 @@ impl TarStore {
 impl LayoutStore for TarStore {
     fn read(&self, name: &str) -> Result<Vec<u8>, OciError> {
         let (offset, size) = self.member(name)?;
+        if size > crate::safe_fs::MAX_FILE_BYTES {
+            // Only metadata (index, manifests, configs) is read whole; layers are streamed.
+            return Err(OciError::Format(format!(
+                "{}: member {:?} claims {size} bytes, more than the {} bytes metadata may have",
+                self.path.display(),
+                crate::show::escape_controls(name),
+                crate::safe_fs::MAX_FILE_BYTES
+            )));
+        }
         let io = |source| OciError::Io { path: self.path.clone(), source };
         let mut file = std::fs::File::open(&self.path).map_err(io)?;
         file.seek(SeekFrom::Start(offset)).map_err(io)?;
@@ -131,8 +140,9 @@ pub fn open_source(source: &BlobSource, size: u64) -> Result<Box<dyn Read + Send
     match source {
         BlobSource::Bytes(b) => Ok(Box::new(std::io::Cursor::new(b.clone()))),
         BlobSource::File(p) => {
-            let f = std::fs::File::open(p).map_err(|source| OciError::Io { path: p.clone(), source })?;
-            Ok(Box::new(f))
+            let f = crate::safe_fs::open_input(p).map_err(|e| OciError::Format(e.to_string()))?;
+            // Never more than the size the layout declared, whatever the file has become.
+            Ok(Box::new(f.take(size)))
         }
         BlobSource::TarMember { archive, offset } => {
             let io = |source| OciError::Io { path: archive.clone(), source };

@@ -24,12 +24,14 @@ pub struct DirStore(pub PathBuf);
 impl LayoutStore for DirStore {
     fn read(&self, path: &str) -> Result<Vec<u8>, OciError> {
         let full = self.0.join(path);
-        std::fs::read(&full).map_err(|source| OciError::Io { path: full, source })
+        crate::safe_fs::read_input(&full).map_err(|e| OciError::Format(e.to_string()))
     }
 
     fn locate(&self, path: &str) -> Result<(u64, BlobSource), OciError> {
         let full = self.0.join(path);
-        let meta = std::fs::metadata(&full).map_err(|source| OciError::Io { path: full.clone(), source })?;
+        let meta = crate::safe_fs::open_input(&full)
+            .and_then(|f| f.metadata().map_err(|source| crate::safe_fs::FsError::Io { path: full.clone(), source }))
+            .map_err(|e| OciError::Format(e.to_string()))?;
         Ok((meta.len(), BlobSource::File(full)))
     }
 

@@ -2,6 +2,8 @@
 //! OCI layout directory or a `docker save` archive, without a Docker daemon.
 
 pub mod archive;
+#[cfg(test)]
+mod fuzz_tests;
 pub mod layout;
 
 use std::collections::BTreeMap;

@@ -349,3 +349,7 @@ fn verify(old_scalars: &[(usize, String)], new: &str, splices: &[Splice]) -> Res
 #[cfg(test)]
 #[path = "edit_tests.rs"]
 mod tests;
+
+#[cfg(test)]
+#[path = "fuzz_tests.rs"]
+mod fuzz_tests;
