@@ -92,6 +92,18 @@ pub struct ReconcileArgs {
     /// Serve /healthz, /readyz and /metrics on this address (long-running mode).
     #[arg(long, value_name = "ADDR")]
     listen: Option<SocketAddr>,
+    /// Create --reconciler-namespace when it is missing (otherwise a sync whose inventory cannot
+    /// be recorded applies nothing and says how to fix it).
+    #[arg(long)]
+    create_reconciler_namespace: bool,
+    /// A `postBuild` variable referenced without a default and defined nowhere is an error
+    /// (Flux's StrictPostBuildSubstitutions); otherwise it becomes empty.
+    #[arg(long)]
+    strict_substitution: bool,
+    /// File holding the bearer token of the reconcile-now trigger (`POST /reconcile[/SYNC]` on
+    /// --listen); the trigger is off without it.
+    #[arg(long, value_name = "FILE", requires = "listen")]
+    trigger_token_file: Option<PathBuf>,
 }
 
 /// Runs `shipline reconcile`.
@@ -131,14 +143,32 @@ pub fn run(args: &ReconcileArgs) -> Result<(), String> {
         let client = shipline_reconcile::kube_client().await?;
         let applier = Applier::new(client, &args.namespace).await.map_err(|e| e.to_string())?;
         let metrics = Arc::new(Metrics::default());
-        let ctx = Arc::new(Context::new(applier, &args.reconciler_namespace, state_dir, metrics.clone()));
+        let mut ctx = Context::new(applier, &args.reconciler_namespace, state_dir, metrics.clone());
+        ctx.create_namespace = args.create_reconciler_namespace;
+        ctx.strict_substitution = args.strict_substitution;
+        let ctx = Arc::new(ctx);
         let syncs: Vec<Sync> = specs.into_iter().map(Sync::new).collect();
         if args.once || args.dry_run {
             let mode = if args.dry_run { Mode::DryRun } else { Mode::Apply };
             let results = run::once(syncs, &ctx, mode).await;
             return print_results(&results, args.json);
         }
-        let probe = Arc::new(Probe { ready: AtomicBool::new(false), metrics });
+        let trigger = match &args.trigger_token_file {
+            Some(file) => {
+                let token = std::fs::read_to_string(file)
+                    .map_err(|e| format!("--trigger-token-file {}: {e}", file.display()))?;
+                let token = token.trim();
+                if token.len() < 16 {
+                    return Err(format!(
+                        "--trigger-token-file {}: the token must be at least 16 characters",
+                        file.display()
+                    ));
+                }
+                Some(server::Trigger { ctx: ctx.clone(), token: shipline_core::secret::Secret::new(token) })
+            }
+            None => None,
+        };
+        let probe = Arc::new(Probe { ready: AtomicBool::new(false), metrics, trigger });
         let shutdown = run::shutdown_signal();
         let server = listener.map(|l| {
             let mut stop = shutdown.clone();

@@ -22,22 +22,42 @@ pub async fn once(syncs: Vec<Sync>, ctx: &Context, mode: Mode) -> Vec<Result<Out
 }
 
 /// Runs every sync on its interval until `shutdown` flips to true. A reconcile in progress is
-/// finished (bounded by its timeout), not cut: no half-applied change set on SIGTERM.
+/// finished (bounded by its timeout), not cut: no half-applied change set on SIGTERM. A sync is
+/// woken before its interval by [`Context::wake`] (the HTTP trigger) and when a sync it depends
+/// on becomes Ready.
 pub async fn forever(syncs: Vec<Sync>, ctx: Arc<Context>, probe: Arc<Probe>, shutdown: watch::Receiver<bool>) {
     probe.ready.store(true, Ordering::Relaxed);
     let mut tasks = tokio::task::JoinSet::new();
-    for mut sync in syncs {
+    let dependents: Vec<(String, Vec<String>)> = syncs
+        .iter()
+        .map(|s| {
+            let of: Vec<String> = syncs
+                .iter()
+                .filter(|d| d.spec.depends_on.contains(&s.spec.name))
+                .map(|d| d.spec.name.clone())
+                .collect();
+            (s.spec.name.clone(), of)
+        })
+        .collect();
+    for (mut sync, (_, dependents)) in syncs.into_iter().zip(dependents) {
         let ctx = ctx.clone();
         let mut shutdown = shutdown.clone();
+        let trigger = ctx.trigger(&sync.spec.name);
         tasks.spawn(async move {
             loop {
                 if *shutdown.borrow() {
                     return;
                 }
-                let _ = reconcile_and_report(&mut sync, &ctx, Mode::Apply).await;
+                let result = reconcile_and_report(&mut sync, &ctx, Mode::Apply).await;
+                if result.is_ok_and(|o| !o.suspended) {
+                    dependents.iter().for_each(|d| {
+                        ctx.wake(d);
+                    });
+                }
                 release_free_memory();
                 tokio::select! {
                     () = tokio::time::sleep(sync.next_delay()) => {}
+                    () = trigger.notified() => tracing::info!(sync = sync.spec.name, "reconcile requested"),
                     _ = shutdown.changed() => return,
                 }
             }

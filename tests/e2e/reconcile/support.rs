@@ -107,6 +107,7 @@ pub fn spec(name: &str, repo: &LocalRepo) -> SyncSpec {
         wait: false,
         namespace: "default".into(),
         auth: SyncAuth::None,
+        ..Default::default()
     }
 }
 
