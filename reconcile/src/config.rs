@@ -46,6 +46,8 @@ pub struct SyncSpec {
     pub interval: Duration,
     /// Bound on apply and health waiting.
     pub timeout: Duration,
+    /// Cap of the backoff after failures (Flux's `retryInterval`); the interval when unset.
+    pub retry_interval: Option<Duration>,
     /// Delete objects that left the build.
     pub prune: bool,
     /// Wait for Deployments, StatefulSets, DaemonSets and Jobs after applying.
@@ -113,6 +115,8 @@ struct SyncForm {
     reference: Option<String>,
     path: Option<String>,
     interval: Option<String>,
+    #[serde(default, rename = "retryInterval")]
+    retry_interval: Option<String>,
     timeout: Option<String>,
     prune: Option<bool>,
     wait: Option<bool>,
@@ -178,9 +182,16 @@ pub fn load_file(path: &Path) -> Result<Vec<SyncSpec>, ReconcileError> {
     parse_file(&text, &file)
 }
 
-/// Parses a syncs file's text; `file` names it in errors.
+/// Parses a syncs file's text (shipline's `syncs:` form, or Flux `GitRepository` +
+/// `Kustomization` manifests, see [`crate::flux`]); `file` names it in errors.
 pub fn parse_file(text: &str, file: &str) -> Result<Vec<SyncSpec>, ReconcileError> {
     let err = |message: String| ReconcileError::Config { file: file.to_owned(), message };
+    if text.contains("toolkit.fluxcd.io/") {
+        let docs: Vec<serde_json::Value> = serde_saphyr::from_multiple(text).map_err(|e| err(e.to_string()))?;
+        if crate::flux::is_flux(&docs) {
+            return crate::flux::syncs_from_flux(docs, file).map_err(err);
+        }
+    }
     let form: FileForm = serde_saphyr::from_str(text).map_err(|e| err(e.to_string()))?;
     if form.syncs.is_empty() {
         return Err(err("syncs: the list is empty; nothing to reconcile".into()));
@@ -214,6 +225,7 @@ pub fn from_flags(flags: &SyncFlags) -> Result<SyncSpec, ReconcileError> {
         reference: flags.reference.clone(),
         path: flags.path.clone(),
         interval: flags.interval.clone(),
+        retry_interval: None,
         timeout: flags.timeout.clone(),
         prune: Some(flags.prune),
         wait: Some(flags.wait),
@@ -255,6 +267,10 @@ fn resolve(s: SyncForm, source: Source) -> Result<SyncSpec, String> {
     let spec = SyncSpec {
         interval: duration("interval", s.interval.as_deref(), defaults::INTERVAL)?,
         timeout: duration("timeout", s.timeout.as_deref(), defaults::TIMEOUT)?,
+        retry_interval: match s.retry_interval.as_deref() {
+            Some(r) => Some(parse_duration(r).map_err(|m| format!("{}: {m}", source.field("retryInterval")))?),
+            None => None,
+        },
         name: s.name,
         git: s.git,
         reference: s.reference.unwrap_or_else(|| defaults::REF.into()),
@@ -280,6 +296,11 @@ fn default_name(url: &str) -> String {
     let label: String = base.chars().map(|c| if c.is_ascii_alphanumeric() { c } else { '-' }).collect();
     let label = label.trim_matches('-');
     if label.is_empty() { "sync".into() } else { label.chars().take(40).collect() }
+}
+
+/// Validates a sync built from another form (Flux manifests).
+pub(crate) fn validated(spec: SyncSpec) -> Result<SyncSpec, String> {
+    validate(spec, Source::File)
 }
 
 fn validate(spec: SyncSpec, source: Source) -> Result<SyncSpec, String> {

@@ -16,6 +16,7 @@ pub mod context;
 pub mod dependencies;
 pub mod drift;
 pub mod error;
+pub mod flux;
 pub mod health;
 pub mod inventory;
 pub mod metrics;

@@ -46,9 +46,12 @@ impl Sync {
     }
 
     /// How long to wait before the next reconcile: the interval after a success; after
-    /// failures, an exponential backoff from 5 s, capped at the interval.
+    /// failures, an exponential backoff from 5 s, capped at the retry interval (or the interval).
     pub fn next_delay(&self) -> Duration {
-        error_policy(self.spec.interval, self.failures)
+        match self.failures {
+            0 => self.spec.interval,
+            n => error_policy(self.spec.retry_interval.unwrap_or(self.spec.interval), n),
+        }
     }
 }
 

@@ -4,6 +4,7 @@
 
 mod bench;
 mod cli;
+mod flux;
 mod health;
 mod restart;
 mod support;

@@ -68,13 +68,26 @@ pub struct Fixture {
 
 impl Fixture {
     pub async fn new(client: kube::Client) -> Self {
+        Self::configured(client, true, |_| {}).await
+    }
+
+    /// A fixture whose state namespace is created only when `create_state_namespace`, with the
+    /// context adjusted by `configure` (strict substitution, namespace creation).
+    pub async fn configured(
+        client: kube::Client,
+        create_state_namespace: bool,
+        configure: impl FnOnce(&mut Context),
+    ) -> Self {
         let state_namespace = unique_name("shipline-state");
-        create_namespace(&client, &state_namespace).await;
+        if create_state_namespace {
+            create_namespace(&client, &state_namespace).await;
+        }
         let applier = Applier::new(client.clone(), "default").await.expect("discovery");
         let state_dir = tempfile::tempdir().expect("tempdir");
         let metrics = Arc::new(Metrics::default());
-        let ctx = Arc::new(Context::new(applier, &state_namespace, state_dir.path().to_owned(), metrics.clone()));
-        Self { client, ctx, state_namespace, metrics, _state_dir: state_dir }
+        let mut ctx = Context::new(applier, &state_namespace, state_dir.path().to_owned(), metrics.clone());
+        configure(&mut ctx);
+        Self { client, ctx: Arc::new(ctx), state_namespace, metrics, _state_dir: state_dir }
     }
 
     pub fn configmaps(&self) -> Api<ConfigMap> {
