@@ -13,6 +13,7 @@ pub mod apply;
 pub mod cluster;
 pub mod config;
 pub mod context;
+pub mod departed;
 pub mod dependencies;
 pub mod drift;
 pub mod error;

@@ -126,6 +126,7 @@ async fn report(sync: &mut Sync, ctx: &Context, result: &Result<Outcome, Reconci
         None => status::load(&cms, &name).await?,
     };
     let mut next = previous.clone();
+    next.deletion_policy = format!("{:?}", sync.spec.deletion_policy);
     let now = status::now_rfc3339();
     match result {
         Ok(o) => {
@@ -378,6 +379,21 @@ async fn health_check_targets(
         out.push((key, target));
     }
     Ok(out)
+}
+
+/// Prunes every object of `sync`'s recorded inventory (a sync that left the configuration with
+/// `deletionPolicy: Delete`), with the same safety as a normal prune (uid preconditions, the
+/// opt-out annotation). Returns what was pruned.
+pub async fn prune_everything(spec: &SyncSpec, ctx: &Context) -> Result<Outcome, ReconcileError> {
+    let cms: Api<ConfigMap> = Api::namespaced(ctx.client().await, &ctx.namespace);
+    let previous = inventory::load(&cms, &spec.name).await.map_err(|message| ReconcileError::Inventory {
+        sync: spec.name.clone(),
+        name: inventory::configmap_name(&spec.name),
+        message,
+    })?;
+    let mut outcome = Outcome { sync: spec.name.clone(), ..Default::default() };
+    prune_departed(spec, ctx, Mode::Apply, &previous, &BTreeSet::new(), &mut outcome).await?;
+    Ok(outcome)
 }
 
 async fn prune_departed(

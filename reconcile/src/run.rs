@@ -26,6 +26,10 @@ pub async fn once(syncs: Vec<Sync>, ctx: &Context, mode: Mode) -> Vec<Result<Out
 /// woken before its interval by [`Context::wake`] (the HTTP trigger) and when a sync it depends
 /// on becomes Ready.
 pub async fn forever(syncs: Vec<Sync>, ctx: Arc<Context>, probe: Arc<Probe>, shutdown: watch::Receiver<bool>) {
+    let specs: Vec<_> = syncs.iter().map(|s| s.spec.clone()).collect();
+    if let Err(e) = crate::departed::collect(&ctx, &specs).await {
+        tracing::warn!(error = %e, "could not handle syncs that left the configuration");
+    }
     probe.ready.store(true, Ordering::Relaxed);
     let mut tasks = tokio::task::JoinSet::new();
     let dependents: Vec<(String, Vec<String>)> = syncs

@@ -4,6 +4,7 @@
 
 mod bench;
 mod cli;
+mod controls;
 mod flux;
 mod health;
 mod restart;
