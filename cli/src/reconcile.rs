@@ -104,6 +104,11 @@ pub struct ReconcileArgs {
     /// --listen); the trigger is off without it.
     #[arg(long, value_name = "FILE", requires = "listen")]
     trigger_token_file: Option<PathBuf>,
+    /// Flux Kustomization and GitRepository objects in a build: `nested` reconciles them as syncs
+    /// of this reconciler (the flux-system -> apps pattern), `apply` applies them as custom
+    /// resources, `auto` nests them unless the Flux CRDs are installed.
+    #[arg(long, value_name = "MODE", default_value = "auto", value_parser = ["auto", "nested", "apply"])]
+    flux_objects: String,
 }
 
 /// Runs `shipline reconcile`.
@@ -142,10 +147,18 @@ pub fn run(args: &ReconcileArgs) -> Result<(), String> {
         };
         let client = shipline_reconcile::kube_client().await?;
         let applier = Applier::new(client, &args.namespace).await.map_err(|e| e.to_string())?;
+        let flux_installed =
+            applier.target("kustomize.toolkit.fluxcd.io/v1", "Kustomization", "probe", Some("flux-system")).is_ok();
+        let nested_flux = match args.flux_objects.as_str() {
+            "nested" => true,
+            "apply" => false,
+            _ => !flux_installed,
+        };
         let metrics = Arc::new(Metrics::default());
         let mut ctx = Context::new(applier, &args.reconciler_namespace, state_dir, metrics.clone());
         ctx.create_namespace = args.create_reconciler_namespace;
         ctx.strict_substitution = args.strict_substitution;
+        ctx.nested_flux = nested_flux;
         let ctx = Arc::new(ctx);
         let syncs: Vec<Sync> = specs.into_iter().map(Sync::new).collect();
         if args.once || args.dry_run {

@@ -68,6 +68,9 @@ pub struct SyncSpec {
     pub deletion_policy: DeletionPolicy,
     /// Fields left to other controllers (not applied, not corrected).
     pub ignore: Vec<IgnoreRule>,
+    /// The Flux GitRepository this sync came from (Flux manifests only): nested Kustomizations
+    /// that name it by `sourceRef` use the same repository.
+    pub source: Option<crate::flux::GitSource>,
 }
 
 /// Where a sync's git credentials come from.
@@ -285,6 +288,7 @@ fn resolve(s: SyncForm, source: Source) -> Result<SyncSpec, String> {
         suspend: s.suspend,
         deletion_policy: s.deletion_policy,
         ignore: s.ignore,
+        source: None,
     };
     validate(spec, source)
 }

@@ -25,8 +25,13 @@ pub struct Context {
     /// An undefined `postBuild` variable without a default is an error (Flux's
     /// `StrictPostBuildSubstitutions`).
     pub strict_substitution: bool,
+    /// Flux `Kustomization`/`GitRepository` objects in a build become nested syncs instead of
+    /// being applied (on by default when the Flux CRDs are not installed).
+    pub nested_flux: bool,
     /// Each sync's last known readiness in this process, for `dependsOn`.
     readiness: Mutex<HashMap<String, Readiness>>,
+    /// Each sync's `dependsOn`, as last reconciled.
+    dependencies: Mutex<HashMap<String, Vec<String>>>,
     /// Wakes a sync's loop before its interval (the HTTP trigger, a dependency becoming Ready).
     triggers: Mutex<HashMap<String, Arc<Notify>>>,
     sdk: OnceCell<aws_config::SdkConfig>,
@@ -53,7 +58,9 @@ impl Context {
             metrics,
             create_namespace: false,
             strict_substitution: false,
+            nested_flux: false,
             readiness: Mutex::default(),
+            dependencies: Mutex::default(),
             triggers: Mutex::default(),
             sdk: OnceCell::new(),
         }
@@ -83,6 +90,21 @@ impl Context {
     pub fn wake(&self, sync: &str) -> bool {
         let found = self.triggers.lock().ok().and_then(|m| m.get(sync).cloned());
         found.map(|n| n.notify_one()).is_some()
+    }
+
+    /// The syncs whose `dependsOn` names `sync` (among those reconciled in this process).
+    pub fn dependents_of(&self, sync: &str) -> Vec<String> {
+        self.dependencies
+            .lock()
+            .map(|m| m.iter().filter(|(_, deps)| deps.iter().any(|d| d == sync)).map(|(n, _)| n.clone()).collect())
+            .unwrap_or_default()
+    }
+
+    /// Records what `sync` depends on (for [`Context::dependents_of`]).
+    pub fn set_dependencies(&self, sync: &str, depends_on: &[String]) {
+        if let Ok(mut map) = self.dependencies.lock() {
+            map.insert(sync.to_owned(), depends_on.to_vec());
+        }
     }
 
     /// Wakes every sync; returns how many.

@@ -26,7 +26,6 @@ pub fn is_flux(docs: &[Value]) -> bool {
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase")]
 struct Object<S> {
-    api_version: String,
     metadata: Metadata,
     spec: S,
 }
@@ -109,9 +108,45 @@ struct DependencyRef {
     namespace: Option<String>,
 }
 
+/// A GitRepository as a sync uses it; nested Kustomizations whose `sourceRef` is not in their
+/// parent's build resolve to their parent's source by its `namespace/name`.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct GitSource {
+    /// `namespace/name` of the GitRepository.
+    pub id: String,
+    /// URL.
+    pub url: String,
+    /// Branch, tag or commit.
+    pub reference: String,
+    /// Credentials.
+    pub auth: SyncAuth,
+}
+
 /// Turns Flux documents into syncs (in dependency order). `file` names the file in errors.
 pub fn syncs_from_flux(docs: Vec<Value>, file: &str) -> Result<Vec<SyncSpec>, String> {
-    let mut sources: BTreeMap<(String, String), (GitRepositorySpec, String)> = BTreeMap::new();
+    let syncs = parse_syncs(docs, &[])?;
+    if syncs.is_empty() {
+        return Err(format!("{file}: no kustomize.toolkit.fluxcd.io/v1 Kustomization found; nothing to reconcile"));
+    }
+    crate::config::order_by_dependencies(syncs)
+}
+
+/// The nested syncs of a build: its Flux documents, with GitRepositories defined elsewhere (the
+/// parent sync's source). A `dependsOn` may name a sync outside the build (checked when it runs).
+pub fn nested_syncs(docs: Vec<Value>, known: &[GitSource]) -> Result<Vec<SyncSpec>, String> {
+    let syncs = parse_syncs(docs, known)?;
+    let inside: std::collections::BTreeSet<String> = syncs.iter().map(|s| s.name.clone()).collect();
+    let graph: Vec<(String, Vec<String>)> = syncs
+        .iter()
+        .map(|s| (s.name.clone(), s.depends_on.iter().filter(|d| inside.contains(*d)).cloned().collect()))
+        .collect();
+    let order = crate::options::dependency_order(&graph)?;
+    let mut slots: Vec<Option<SyncSpec>> = syncs.into_iter().map(Some).collect();
+    Ok(order.into_iter().filter_map(|i| slots[i].take()).collect())
+}
+
+fn parse_syncs(docs: Vec<Value>, known: &[GitSource]) -> Result<Vec<SyncSpec>, String> {
+    let mut sources: BTreeMap<String, GitSource> = known.iter().map(|g| (g.id.clone(), g.clone())).collect();
     let mut kustomizations = Vec::new();
     for (i, doc) in docs.into_iter().enumerate().filter(|(_, d)| d.is_object()) {
         let kind = doc.get("kind").and_then(Value::as_str).unwrap_or_default().to_owned();
@@ -121,7 +156,9 @@ pub fn syncs_from_flux(docs: Vec<Value>, file: &str) -> Result<Vec<SyncSpec>, St
             ("source.toolkit.fluxcd.io/v1", "GitRepository") => {
                 let o: Object<GitRepositorySpec> = serde_json::from_value(doc).map_err(&at)?;
                 let ns = o.metadata.namespace.unwrap_or_else(|| "flux-system".into());
-                sources.insert((ns, o.metadata.name.clone()), (o.spec, o.api_version));
+                let id = format!("{ns}/{}", o.metadata.name);
+                let source = git_source(id.clone(), o.spec).map_err(|m| format!("GitRepository {id}: {m}"))?;
+                sources.insert(id, source);
             }
             ("kustomize.toolkit.fluxcd.io/v1", "Kustomization") => {
                 let o: Object<KustomizationSpec> = serde_json::from_value(doc).map_err(&at)?;
@@ -136,9 +173,6 @@ pub fn syncs_from_flux(docs: Vec<Value>, file: &str) -> Result<Vec<SyncSpec>, St
             _ => {}
         }
     }
-    if kustomizations.is_empty() {
-        return Err(format!("{file}: no kustomize.toolkit.fluxcd.io/v1 Kustomization found; nothing to reconcile"));
-    }
     let mut out = Vec::with_capacity(kustomizations.len());
     for k in kustomizations {
         let name = k.metadata.name.clone();
@@ -146,30 +180,17 @@ pub fn syncs_from_flux(docs: Vec<Value>, file: &str) -> Result<Vec<SyncSpec>, St
         let at = |message: String| format!("Kustomization {ns}/{name}: {message}");
         out.push(sync_of(k, &ns, &sources).map_err(at)?);
     }
-    crate::config::order_by_dependencies(out)
+    Ok(out)
 }
 
-fn sync_of(
-    k: Object<KustomizationSpec>,
-    ns: &str,
-    sources: &BTreeMap<(String, String), (GitRepositorySpec, String)>,
-) -> Result<SyncSpec, String> {
+fn sync_of(k: Object<KustomizationSpec>, ns: &str, sources: &BTreeMap<String, GitSource>) -> Result<SyncSpec, String> {
     let s = k.spec;
     if s.source_ref.kind != "GitRepository" {
         return Err(format!("spec.sourceRef.kind: {:?} is not supported (GitRepository only)", s.source_ref.kind));
     }
     let source_ns = s.source_ref.namespace.clone().unwrap_or_else(|| ns.to_owned());
-    let Some((git, _)) = sources.get(&(source_ns.clone(), s.source_ref.name.clone())) else {
+    let Some(git) = sources.get(&format!("{source_ns}/{}", s.source_ref.name)) else {
         return Err(format!("spec.sourceRef: no GitRepository {source_ns}/{} in the file", s.source_ref.name));
-    };
-    let reference = match &git.reference {
-        None => "master".to_owned(),
-        Some(r) => match (&r.commit, &r.tag, &r.branch) {
-            (Some(c), _, _) => c.clone(),
-            (None, Some(t), _) => t.clone(),
-            (None, None, Some(b)) => b.clone(),
-            (None, None, None) => return Err("GitRepository spec.ref: give branch, tag or commit".into()),
-        },
     };
     let duration = |field: &str, text: &str| parse_duration(text).map_err(|e| format!("spec.{field}: {e}"));
     let deletion_policy = match s.deletion_policy.as_deref() {
@@ -195,7 +216,8 @@ fn sync_of(
     crate::config::validated(SyncSpec {
         name: k.metadata.name,
         git: git.url.clone(),
-        reference,
+        reference: git.reference.clone(),
+        source: Some(git.clone()),
         path: flux_path(s.path.as_deref()),
         interval: duration("interval", &s.interval)?,
         retry_interval: s.retry_interval.as_deref().map(|r| duration("retryInterval", r)).transpose()?,
@@ -206,7 +228,7 @@ fn sync_of(
         prune: s.prune,
         wait: s.wait.unwrap_or(false),
         namespace: "default".into(),
-        auth: git.secret_ref.as_ref().map_or(SyncAuth::None, |r| SyncAuth::Secret(r.name.clone())),
+        auth: git.auth.clone(),
         depends_on,
         health_checks: s.health_checks,
         post_build: s.post_build,
@@ -214,6 +236,28 @@ fn sync_of(
         deletion_policy,
         ignore: Vec::new(),
     })
+}
+
+fn git_source(id: String, spec: GitRepositorySpec) -> Result<GitSource, String> {
+    let reference = match &spec.reference {
+        None => "master".to_owned(),
+        Some(r) => match (&r.commit, &r.tag, &r.branch) {
+            (Some(c), _, _) => c.clone(),
+            (None, Some(t), _) => t.clone(),
+            (None, None, Some(b)) => b.clone(),
+            (None, None, None) => return Err("spec.ref: give branch, tag or commit".into()),
+        },
+    };
+    let auth = spec.secret_ref.map_or(SyncAuth::None, |r| SyncAuth::Secret(r.name));
+    Ok(GitSource { id, url: spec.url, reference, auth })
+}
+
+/// Whether an object of the build is a Flux object that becomes a nested sync.
+pub fn is_nested_kind(group: &str, kind: &str) -> bool {
+    matches!(
+        (group, kind),
+        ("kustomize.toolkit.fluxcd.io", "Kustomization") | ("source.toolkit.fluxcd.io", "GitRepository")
+    )
 }
 
 /// Flux paths are relative to the repository root with or without `./`; empty is the root.

@@ -59,6 +59,9 @@ pub struct Outcome {
     /// The sync is suspended: nothing was fetched, applied or corrected.
     #[serde(skip_serializing_if = "std::ops::Not::not")]
     pub suspended: bool,
+    /// Flux Kustomizations found in the build, to reconcile as syncs of their own.
+    #[serde(skip)]
+    pub nested: Vec<crate::config::SyncSpec>,
 }
 
 impl Outcome {

@@ -37,12 +37,23 @@ pub struct Sync {
     failures: u32,
     /// Whether this process checked that the sync's state can be recorded (see [`preflight`]).
     state_checked: bool,
+    /// Nested syncs found in the cached build.
+    nested: Vec<SyncSpec>,
 }
 
 impl Sync {
     /// A sync not yet reconciled.
     pub fn new(spec: SyncSpec) -> Self {
-        Self { spec, inventory: None, status: None, build: None, attempted: None, failures: 0, state_checked: false }
+        Self {
+            spec,
+            inventory: None,
+            status: None,
+            build: None,
+            attempted: None,
+            failures: 0,
+            state_checked: false,
+            nested: Vec::new(),
+        }
     }
 
     /// How long to wait before the next reconcile: the interval after a success; after
@@ -187,6 +198,7 @@ pub async fn reconcile(sync: &mut Sync, ctx: &Context, mode: Mode) -> Result<Out
     let spec = sync.spec.clone();
     let deadline = Instant::now() + spec.timeout;
     if mode == Mode::Apply {
+        ctx.set_dependencies(&spec.name, &spec.depends_on);
         crate::dependencies::check(&spec, ctx).await?;
     }
     let revision = fetch(&spec, ctx).await?;
@@ -206,7 +218,13 @@ pub async fn reconcile(sync: &mut Sync, ctx: &Context, mode: Mode) -> Result<Out
     let build_key = format!("{}:{}", revision.commit, crate::vars::digest(&vars));
     let objects = match sync.build.take() {
         Some((key, objects)) if key == build_key => objects,
-        _ => build(&spec, &revision, &vars, ctx.strict_substitution)?,
+        _ => {
+            let mut objects = build(&spec, &revision, &vars, ctx.strict_substitution)?;
+            if ctx.nested_flux {
+                sync.nested = nested_syncs(&spec, &revision, &mut objects)?;
+            }
+            objects
+        }
     };
     let built = objects.len();
     let client = ctx.client().await;
@@ -223,6 +241,7 @@ pub async fn reconcile(sync: &mut Sync, ctx: &Context, mode: Mode) -> Result<Out
         sync: spec.name.clone(),
         revision: revision.commit.clone(),
         dry_run: mode == Mode::DryRun,
+        nested: sync.nested.clone(),
         ..Default::default()
     };
     let mut pass = Pass {
@@ -356,6 +375,32 @@ fn build(
         }
     }
     Ok(objects)
+}
+
+/// Takes the Flux Kustomizations and GitRepositories out of a build and turns them into syncs;
+/// the sync itself (a `flux-system` Kustomization that lists itself) is left out.
+fn nested_syncs(
+    spec: &SyncSpec,
+    revision: &Revision,
+    objects: &mut Vec<DesiredObject>,
+) -> Result<Vec<SyncSpec>, ReconcileError> {
+    let (flux, rest): (Vec<_>, Vec<_>) =
+        std::mem::take(objects).into_iter().partition(|d| crate::flux::is_nested_kind(&d.key.group, &d.key.kind));
+    *objects = rest;
+    if flux.is_empty() {
+        return Ok(Vec::new());
+    }
+    let docs: Vec<serde_json::Value> = flux
+        .iter()
+        .filter(|d| d.key.name != spec.name || d.key.kind != "Kustomization")
+        .map(crate::pass::to_value)
+        .collect();
+    let known: Vec<_> = spec.source.iter().cloned().collect();
+    let nested = crate::flux::nested_syncs(docs, &known).map_err(|message| ReconcileError::Config {
+        file: format!("sync {}: the build of {} at {}", spec.name, spec.path, revision.commit),
+        message,
+    })?;
+    Ok(nested.into_iter().filter(|n| n.name != spec.name).collect())
 }
 
 /// The objects `healthChecks` names, resolved through discovery.
