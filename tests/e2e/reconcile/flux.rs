@@ -270,3 +270,80 @@ async fn replicas_owned_by_an_autoscaler_are_left_alone_under_an_ignore_rule() {
     assert_eq!(web.template.spec.unwrap().containers[0].image.as_deref(), Some("registry.example/web:1"));
     assert_eq!(web.replicas, Some(5));
 }
+
+/// The layout of the Flux guides, configured by the Flux manifests themselves: a `flux-system`
+/// GitRepository + Kustomization that applies `clusters/dev`, which holds an infrastructure
+/// Kustomization (a CRD and an operator Deployment, health-checked) and an apps Kustomization
+/// that `dependsOn` it and uses `postBuild` substitution and the CRD's kind.
+#[tokio::test]
+async fn the_flux_seed_layout_reconciles_as_nested_syncs_in_dependency_order() {
+    let fx = Fixture::configured(kube_client().await, true, |ctx| ctx.nested_flux = true).await;
+    let group = format!("{}.shipline.test", unique_name("seed").replace('_', "-"));
+    let (infra_ns, apps_ns) = (unique_name("seed-infra"), unique_name("seed-apps"));
+    let suffix = unique_name("k").replace('_', "-");
+    let tail = &suffix[suffix.len().saturating_sub(12)..];
+    let (infra, apps) = (format!("infra-{tail}"), format!("apps-{tail}"));
+    let kustomization = |name: &str, path: &str, extra: &str| {
+        format!(
+            "apiVersion: kustomize.toolkit.fluxcd.io/v1\nkind: Kustomization\nmetadata:\n  name: {name}\n  namespace: flux-system\nspec:\n  interval: 10m\n  timeout: 60s\n  path: {path}\n  prune: true\n  sourceRef:\n    kind: GitRepository\n    name: flux-system\n{extra}"
+        )
+    };
+    let repo = LocalRepo::new();
+    repo.commit(&[
+        ("clusters/dev/kustomization.yaml", trees::kustomization(&["infrastructure.yaml", "apps.yaml"])),
+        (
+            "clusters/dev/infrastructure.yaml",
+            kustomization(
+                &infra,
+                "./infrastructure",
+                &format!("  healthChecks:\n  - apiVersion: apps/v1\n    kind: Deployment\n    name: operator\n    namespace: {infra_ns}\n"),
+            ),
+        ),
+        (
+            "clusters/dev/apps.yaml",
+            kustomization(
+                &apps,
+                "./apps",
+                &format!("  wait: true\n  dependsOn:\n  - name: {infra}\n  postBuild:\n    substitute:\n      greeting: hello\n"),
+            ),
+        ),
+        ("infrastructure/kustomization.yaml", trees::kustomization(&["ns.yaml", "crd.yaml", "operator.yaml"])),
+        ("infrastructure/ns.yaml", trees::namespace(&infra_ns)),
+        ("infrastructure/crd.yaml", crd(&group)),
+        ("infrastructure/operator.yaml", trees::deployment(&infra_ns, "operator", "registry.example/operator:1", 1)),
+        ("apps/kustomization.yaml", trees::kustomization(&["ns.yaml", "settings.yaml", "widget.yaml"])),
+        ("apps/ns.yaml", trees::namespace(&apps_ns)),
+        (
+            "apps/settings.yaml",
+            format!(
+                "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: settings\n  namespace: {apps_ns}\ndata:\n  greeting: ${{greeting}}\n  region: ${{region:=eu-west-1}}\n"
+            ),
+        ),
+        ("apps/widget.yaml", widget(&group, &apps_ns, "front", "True")),
+    ]);
+    let flux_system = format!(
+        "apiVersion: source.toolkit.fluxcd.io/v1\nkind: GitRepository\nmetadata:\n  name: flux-system\n  namespace: flux-system\nspec:\n  interval: 1m\n  ref:\n    branch: main\n  url: {}\n---\n{}",
+        repo.url(),
+        kustomization(&format!("flux-system-{tail}"), "./clusters/dev", "")
+    );
+    let specs = shipline_reconcile::config::parse_file(&flux_system, "gotk-sync.yaml").expect("Flux manifests");
+    let syncs = specs.into_iter().map(Sync::new).collect();
+    let ctx = fx.ctx.clone();
+    let run = tokio::spawn(async move { shipline_reconcile::run::once(syncs, &ctx, Mode::Apply).await });
+    // No kubelet: the test reports the operator's pod Ready, as in the health tests.
+    super::health::mark_pod_ready(&fx.client, &infra_ns, "operator", "registry.example/operator:1").await;
+    let results = run.await.expect("run");
+    let names: Vec<String> = results
+        .iter()
+        .map(|r| match r {
+            Ok(o) => o.sync.clone(),
+            Err(e) => panic!("{e}"),
+        })
+        .collect();
+    assert_eq!(names, [format!("flux-system-{tail}"), infra.clone(), apps.clone()], "parent, then dependency first");
+    assert!(results[0].as_ref().unwrap().changes.is_empty(), "the Kustomizations are nested syncs, not applied");
+    let cms: Api<ConfigMap> = Api::namespaced(fx.client.clone(), &apps_ns);
+    let data = cms.get("settings").await.expect("apps applied").data.unwrap();
+    assert_eq!((data["greeting"].as_str(), data["region"].as_str()), ("hello", "eu-west-1"));
+    assert!(fx.status_field(&apps, "conditions").await.contains("ReconciliationSucceeded"));
+}

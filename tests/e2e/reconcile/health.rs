@@ -23,11 +23,11 @@ fn tree(ns: &str, image: &str) -> Vec<(&'static str, String)> {
 
 /// Waits (bounded) for the ReplicaSet controller to create a pod of `image`, then reports it
 /// Ready as a kubelet would.
-async fn mark_pod_ready(client: &kube::Client, ns: &str, image: &str) {
+pub(super) async fn mark_pod_ready(client: &kube::Client, ns: &str, app: &str, image: &str) {
     let pods: Api<Pod> = Api::namespaced(client.clone(), ns);
     let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
     let pod = loop {
-        let list = pods.list(&ListParams::default().labels("app=web")).await.expect("list pods");
+        let list = pods.list(&ListParams::default().labels(&format!("app={app}"))).await.expect("list pods");
         let found = list
             .items
             .into_iter()
@@ -63,7 +63,7 @@ async fn rollouts_are_awaited_and_a_rollout_that_never_finishes_times_out() {
         let result = reconcile_and_report(&mut sync, &ctx, Mode::Apply).await;
         (result, sync)
     });
-    mark_pod_ready(&fx.client, &ns, "registry.example/web:1").await;
+    mark_pod_ready(&fx.client, &ns, "web", "registry.example/web:1").await;
     let (result, mut sync) = reconcile.await.expect("task");
     let outcome = result.expect("healthy once the pod is ready");
     assert!(outcome.unhealthy.is_empty());
