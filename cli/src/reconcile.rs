@@ -37,7 +37,8 @@ Examples:
 The cluster comes from KUBECONFIG, ~/.kube/config, or the pod's service account.")]
 pub struct ReconcileArgs {
     /// A syncs file (see README: `syncs:` with name, git, ref, path, interval, timeout, prune,
-    /// wait, namespace, auth). Conflicts with --git.
+    /// wait, namespace, auth, dependsOn, healthChecks, postBuild, suspend, ignore...), or Flux
+    /// GitRepository + Kustomization manifests. Conflicts with --git.
     #[arg(long, value_name = "FILE", conflicts_with = "git")]
     config: Option<PathBuf>,
     /// Git URL of one sync (HTTPS, SSH or a local path).
@@ -213,7 +214,11 @@ fn print_results(
         println!("{}", serde_json::to_string_pretty(&values).unwrap_or_default());
     } else {
         for o in results.iter().filter_map(|r| r.as_ref().ok()) {
-            print!("{}", o.render());
+            if o.suspended {
+                println!("sync {}: suspended, nothing done", o.sync);
+            } else {
+                print!("{}", o.render());
+            }
         }
     }
     match failures.len() {
