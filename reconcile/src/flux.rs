@@ -329,4 +329,24 @@ mod tests {
             assert!(err.contains(want), "{want}: {err}");
         }
     }
+
+    #[test]
+    fn nested_kustomizations_use_the_parent_source_and_may_depend_outside_the_build() {
+        let docs: Vec<Value> = serde_saphyr::from_multiple(
+            "apiVersion: kustomize.toolkit.fluxcd.io/v1\nkind: Kustomization\nmetadata: {name: apps, namespace: flux-system}\nspec: {interval: 5m, path: ./apps, prune: true, sourceRef: {kind: GitRepository, name: flux-system}, dependsOn: [{name: infra}, {name: elsewhere}]}\n---\napiVersion: kustomize.toolkit.fluxcd.io/v1\nkind: Kustomization\nmetadata: {name: infra, namespace: flux-system}\nspec: {interval: 5m, path: ./infra, prune: true, sourceRef: {kind: GitRepository, name: flux-system}}\n",
+        )
+        .unwrap();
+        let parent = GitSource {
+            id: "flux-system/flux-system".into(),
+            url: "https://h/fleet".into(),
+            reference: "main".into(),
+            auth: SyncAuth::Secret("flux-system".into()),
+        };
+        let nested = nested_syncs(docs.clone(), std::slice::from_ref(&parent)).unwrap();
+        assert_eq!(nested.iter().map(|s| s.name.as_str()).collect::<Vec<_>>(), ["infra", "apps"]);
+        assert_eq!((nested[0].git.as_str(), nested[0].reference.as_str()), ("https://h/fleet", "main"));
+        assert_eq!(nested[1].depends_on, ["infra", "elsewhere"]);
+        let err = nested_syncs(docs, &[]).unwrap_err();
+        assert!(err.contains("no GitRepository flux-system/flux-system"), "{err}");
+    }
 }

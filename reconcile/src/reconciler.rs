@@ -294,7 +294,6 @@ pub async fn reconcile(sync: &mut Sync, ctx: &Context, mode: Mode) -> Result<Out
     }
     // A dry run changes nothing, not even what this process remembers.
     sync.inventory = Some(if mode == Mode::Apply { next } else { previous });
-    let checks = health_check_targets(&spec, ctx).await?;
     let mut verdicts = if !spec.wait || mode == Mode::DryRun {
         Vec::new()
     } else if outcome.changes.is_empty() {
@@ -308,7 +307,8 @@ pub async fn reconcile(sync: &mut Sync, ctx: &Context, mode: Mode) -> Result<Out
             .collect();
         cluster::wait_healthy(&spec.name, awaited, deadline).await?
     };
-    if mode == Mode::Apply && !checks.is_empty() {
+    if mode == Mode::Apply && !spec.health_checks.is_empty() {
+        let checks = health_check_targets(&spec, ctx).await?;
         let checks: Vec<_> = checks.iter().map(|(k, t)| (k.clone(), t)).collect();
         verdicts.extend(cluster::wait_healthy(&spec.name, checks, deadline).await?);
     }
