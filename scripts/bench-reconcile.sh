@@ -312,7 +312,7 @@ echo "   $REPO at $COMMIT: $OBJECTS objects, $(wc -c <"$TMP/build-sl.yaml") byte
 [[ $OBJECTS == 1000 ]] || { echo "expected 1000 objects, built $OBJECTS" >&2; exit 1; }
 
 RECONCILE=("$BIN" reconcile --git "$REPO" --path . --state-dir "$STATE"
-  --reconciler-namespace "$RECONCILER_NS" --name "$SYNC" --no-wait --prune)
+  --reconciler-namespace "$RECONCILER_NS" --create-reconciler-namespace --name "$SYNC" --no-wait --prune)
 KUBECTL_APPLY=(kubectl apply --server-side --field-manager=kubectl-bench --cache-dir "$KCACHE"
   -f "$TMP/build-kc.yaml")
 

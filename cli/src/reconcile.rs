@@ -37,7 +37,8 @@ Examples:
 The cluster comes from KUBECONFIG, ~/.kube/config, or the pod's service account.")]
 pub struct ReconcileArgs {
     /// A syncs file (see README: `syncs:` with name, git, ref, path, interval, timeout, prune,
-    /// wait, namespace, auth). Conflicts with --git.
+    /// wait, namespace, auth, dependsOn, healthChecks, postBuild, suspend, ignore...), or Flux
+    /// GitRepository + Kustomization manifests. Conflicts with --git.
     #[arg(long, value_name = "FILE", conflicts_with = "git")]
     config: Option<PathBuf>,
     /// Git URL of one sync (HTTPS, SSH or a local path).
@@ -92,6 +93,23 @@ pub struct ReconcileArgs {
     /// Serve /healthz, /readyz and /metrics on this address (long-running mode).
     #[arg(long, value_name = "ADDR")]
     listen: Option<SocketAddr>,
+    /// Create --reconciler-namespace when it is missing (otherwise a sync whose inventory cannot
+    /// be recorded applies nothing and says how to fix it).
+    #[arg(long)]
+    create_reconciler_namespace: bool,
+    /// A `postBuild` variable referenced without a default and defined nowhere is an error
+    /// (Flux's StrictPostBuildSubstitutions); otherwise it becomes empty.
+    #[arg(long)]
+    strict_substitution: bool,
+    /// File holding the bearer token of the reconcile-now trigger (`POST /reconcile[/SYNC]` on
+    /// --listen); the trigger is off without it.
+    #[arg(long, value_name = "FILE", requires = "listen")]
+    trigger_token_file: Option<PathBuf>,
+    /// Flux Kustomization and GitRepository objects in a build: `nested` reconciles them as syncs
+    /// of this reconciler (the flux-system -> apps pattern), `apply` applies them as custom
+    /// resources, `auto` nests them unless the Flux CRDs are installed.
+    #[arg(long, value_name = "MODE", default_value = "auto", value_parser = ["auto", "nested", "apply"])]
+    flux_objects: String,
 }
 
 /// Runs `shipline reconcile`.
@@ -130,15 +148,41 @@ pub fn run(args: &ReconcileArgs) -> Result<(), String> {
         };
         let client = shipline_reconcile::kube_client().await?;
         let applier = Applier::new(client, &args.namespace).await.map_err(|e| e.to_string())?;
+        let flux_installed =
+            applier.target("kustomize.toolkit.fluxcd.io/v1", "Kustomization", "probe", Some("flux-system")).is_ok();
+        let nested_flux = match args.flux_objects.as_str() {
+            "nested" => true,
+            "apply" => false,
+            _ => !flux_installed,
+        };
         let metrics = Arc::new(Metrics::default());
-        let ctx = Arc::new(Context::new(applier, &args.reconciler_namespace, state_dir, metrics.clone()));
+        let mut ctx = Context::new(applier, &args.reconciler_namespace, state_dir, metrics.clone());
+        ctx.create_namespace = args.create_reconciler_namespace;
+        ctx.strict_substitution = args.strict_substitution;
+        ctx.nested_flux = nested_flux;
+        let ctx = Arc::new(ctx);
         let syncs: Vec<Sync> = specs.into_iter().map(Sync::new).collect();
         if args.once || args.dry_run {
             let mode = if args.dry_run { Mode::DryRun } else { Mode::Apply };
             let results = run::once(syncs, &ctx, mode).await;
             return print_results(&results, args.json);
         }
-        let probe = Arc::new(Probe { ready: AtomicBool::new(false), metrics });
+        let trigger = match &args.trigger_token_file {
+            Some(file) => {
+                let token = std::fs::read_to_string(file)
+                    .map_err(|e| format!("--trigger-token-file {}: {e}", file.display()))?;
+                let token = token.trim();
+                if token.len() < 16 {
+                    return Err(format!(
+                        "--trigger-token-file {}: the token must be at least 16 characters",
+                        file.display()
+                    ));
+                }
+                Some(server::Trigger { ctx: ctx.clone(), token: shipline_core::secret::Secret::new(token) })
+            }
+            None => None,
+        };
+        let probe = Arc::new(Probe { ready: AtomicBool::new(false), metrics, trigger });
         let shutdown = run::shutdown_signal();
         let server = listener.map(|l| {
             let mut stop = shutdown.clone();
@@ -170,7 +214,11 @@ fn print_results(
         crate::out::json_pretty(&serde_json::Value::Array(values))?;
     } else {
         for o in results.iter().filter_map(|r| r.as_ref().ok()) {
-            crate::out::text(&o.render())?;
+            if o.suspended {
+                crate::out::line(&format!("sync {}: suspended, nothing done", o.sync))?;
+            } else {
+                crate::out::text(&o.render())?;
+            }
         }
     }
     match failures.len() {

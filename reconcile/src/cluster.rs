@@ -190,27 +190,30 @@ pub async fn wait_crds_established(
     Ok(())
 }
 
-/// Polls workloads until each is ready or failed, or `deadline` passes. Returns the ones that
-/// are not ready with their last assessment.
+/// Polls objects until each is ready or failed, or `deadline` passes. Returns the ones that
+/// are not ready with their last assessment (kstatus rules, [`crate::health::assess`]).
 pub async fn wait_healthy(
     sync: &str,
-    workloads: Vec<(&DesiredObject, &Target)>,
+    objects: Vec<(crate::objects::ObjectKey, &Target)>,
     deadline: Instant,
 ) -> Result<Vec<(crate::objects::ObjectKey, Health)>, ReconcileError> {
-    let mut pending = workloads;
+    let mut pending = objects;
     loop {
         let mut still = Vec::new();
         let mut verdicts = Vec::new();
-        for (desired, target) in pending {
-            let live =
-                target.api.get_opt(&desired.key.name).await.map_err(|e| kube_err(sync, "reading", desired, e))?;
+        for (key, target) in pending {
+            let live = target
+                .api
+                .get_opt(&key.name)
+                .await
+                .map_err(|e| ReconcileError::kube(sync, format!("reading {key}"), e))?;
             let value = live.as_ref().map_or(Value::Null, crate::objects::to_json);
-            match assess(&desired.key.kind, &value) {
+            match assess(&key.group, &key.kind, &value) {
                 Health::Ready => {}
-                failed @ Health::Failed(_) => verdicts.push((desired.key.clone(), failed)),
+                failed @ Health::Failed(_) => verdicts.push((key.clone(), failed)),
                 progressing => {
-                    verdicts.push((desired.key.clone(), progressing));
-                    still.push((desired, target));
+                    verdicts.push((key.clone(), progressing));
+                    still.push((key, target));
                 }
             }
         }

@@ -12,6 +12,13 @@
 //!   wait: true                         # wait for rollouts
 //!   namespace: default                 # for namespaced objects the build leaves without one
 //!   auth: codecommit-iam               # or {secret: NAME} or {files: {...}}; none when omitted
+//!   # as in Flux's Kustomization (see `options`):
+//!   dependsOn: [infrastructure]        # wait until these syncs are Ready at their revision
+//!   healthChecks: [{apiVersion: apps/v1, kind: Deployment, name: web, namespace: apps}]
+//!   postBuild: {substitute: {env: prod}, substituteFrom: [{kind: ConfigMap, name: vars, optional: true}]}
+//!   suspend: false
+//!   deletionPolicy: Orphan             # or Delete, when the sync leaves the file
+//!   ignore: [{paths: [/spec/replicas], target: {kind: Deployment, name: web}}]   # drift ignore rules
 //! ```
 
 use std::collections::BTreeSet;
@@ -21,9 +28,10 @@ use std::time::Duration;
 use serde::Deserialize;
 
 use crate::error::ReconcileError;
+use crate::options::{DeletionPolicy, IgnoreRule, ObjectRef, PostBuild, dependency_order};
 
 /// One overlay kept applied.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, Default, PartialEq)]
 pub struct SyncSpec {
     /// Unique DNS label; names the inventory (`shipline-inventory-NAME`) and status
     /// (`shipline-status-NAME`) ConfigMaps.
@@ -38,6 +46,8 @@ pub struct SyncSpec {
     pub interval: Duration,
     /// Bound on apply and health waiting.
     pub timeout: Duration,
+    /// Cap of the backoff after failures (Flux's `retryInterval`); the interval when unset.
+    pub retry_interval: Option<Duration>,
     /// Delete objects that left the build.
     pub prune: bool,
     /// Wait for Deployments, StatefulSets, DaemonSets and Jobs after applying.
@@ -46,6 +56,21 @@ pub struct SyncSpec {
     pub namespace: String,
     /// Git credentials.
     pub auth: SyncAuth,
+    /// Syncs that must be Ready at their current revision before this one applies.
+    pub depends_on: Vec<String>,
+    /// Extra objects whose health the wait checks (kstatus rules).
+    pub health_checks: Vec<ObjectRef>,
+    /// Variable substitution into the build output.
+    pub post_build: Option<PostBuild>,
+    /// Skip reconciles (nothing fetched, applied or corrected) until resumed.
+    pub suspend: bool,
+    /// What happens to the inventory when the sync leaves the configuration.
+    pub deletion_policy: DeletionPolicy,
+    /// Fields left to other controllers (not applied, not corrected).
+    pub ignore: Vec<IgnoreRule>,
+    /// The Flux GitRepository this sync came from (Flux manifests only): nested Kustomizations
+    /// that name it by `sourceRef` use the same repository.
+    pub source: Option<crate::flux::GitSource>,
 }
 
 /// Where a sync's git credentials come from.
@@ -93,12 +118,26 @@ struct SyncForm {
     reference: Option<String>,
     path: Option<String>,
     interval: Option<String>,
+    #[serde(default, rename = "retryInterval")]
+    retry_interval: Option<String>,
     timeout: Option<String>,
     prune: Option<bool>,
     wait: Option<bool>,
     namespace: Option<String>,
     #[serde(default)]
     auth: SyncAuth,
+    #[serde(default, rename = "dependsOn")]
+    depends_on: Vec<String>,
+    #[serde(default, rename = "healthChecks")]
+    health_checks: Vec<ObjectRef>,
+    #[serde(default, rename = "postBuild")]
+    post_build: Option<PostBuild>,
+    #[serde(default)]
+    suspend: bool,
+    #[serde(default, rename = "deletionPolicy")]
+    deletion_policy: DeletionPolicy,
+    #[serde(default)]
+    ignore: Vec<IgnoreRule>,
 }
 
 /// Values a sync takes when its fields are left out.
@@ -146,9 +185,16 @@ pub fn load_file(path: &Path) -> Result<Vec<SyncSpec>, ReconcileError> {
     parse_file(&text, &file)
 }
 
-/// Parses a syncs file's text; `file` names it in errors.
+/// Parses a syncs file's text (shipline's `syncs:` form, or Flux `GitRepository` +
+/// `Kustomization` manifests, see [`crate::flux`]); `file` names it in errors.
 pub fn parse_file(text: &str, file: &str) -> Result<Vec<SyncSpec>, ReconcileError> {
     let err = |message: String| ReconcileError::Config { file: file.to_owned(), message };
+    if text.contains("toolkit.fluxcd.io/") {
+        let docs: Vec<serde_json::Value> = serde_saphyr::from_multiple(text).map_err(|e| err(e.to_string()))?;
+        if crate::flux::is_flux(&docs) {
+            return crate::flux::syncs_from_flux(docs, file).map_err(err);
+        }
+    }
     let form: FileForm = serde_saphyr::from_str(text).map_err(|e| err(e.to_string()))?;
     if form.syncs.is_empty() {
         return Err(err("syncs: the list is empty; nothing to reconcile".into()));
@@ -163,7 +209,15 @@ pub fn parse_file(text: &str, file: &str) -> Result<Vec<SyncSpec>, ReconcileErro
         }
         out.push(resolve(s, Source::File).map_err(at)?);
     }
-    Ok(out)
+    order_by_dependencies(out).map_err(err)
+}
+
+/// Checks `dependsOn` (known names, no cycle) and puts dependencies before their dependents.
+pub fn order_by_dependencies(syncs: Vec<SyncSpec>) -> Result<Vec<SyncSpec>, String> {
+    let graph: Vec<(String, Vec<String>)> = syncs.iter().map(|s| (s.name.clone(), s.depends_on.clone())).collect();
+    let order = dependency_order(&graph)?;
+    let mut slots: Vec<Option<SyncSpec>> = syncs.into_iter().map(Some).collect();
+    Ok(order.into_iter().filter_map(|i| slots[i].take()).collect())
 }
 
 /// Builds the one sync given by flags.
@@ -174,11 +228,18 @@ pub fn from_flags(flags: &SyncFlags) -> Result<SyncSpec, ReconcileError> {
         reference: flags.reference.clone(),
         path: flags.path.clone(),
         interval: flags.interval.clone(),
+        retry_interval: None,
         timeout: flags.timeout.clone(),
         prune: Some(flags.prune),
         wait: Some(flags.wait),
         namespace: flags.namespace.clone(),
         auth: flags.auth_secret.clone().map_or(SyncAuth::None, SyncAuth::Secret),
+        depends_on: Vec::new(),
+        health_checks: Vec::new(),
+        post_build: None,
+        suspend: false,
+        deletion_policy: DeletionPolicy::Orphan,
+        ignore: Vec::new(),
     };
     resolve(form, Source::Flags).map_err(|message| ReconcileError::Config { file: "flags".into(), message })
 }
@@ -209,6 +270,10 @@ fn resolve(s: SyncForm, source: Source) -> Result<SyncSpec, String> {
     let spec = SyncSpec {
         interval: duration("interval", s.interval.as_deref(), defaults::INTERVAL)?,
         timeout: duration("timeout", s.timeout.as_deref(), defaults::TIMEOUT)?,
+        retry_interval: match s.retry_interval.as_deref() {
+            Some(r) => Some(parse_duration(r).map_err(|m| format!("{}: {m}", source.field("retryInterval")))?),
+            None => None,
+        },
         name: s.name,
         git: s.git,
         reference: s.reference.unwrap_or_else(|| defaults::REF.into()),
@@ -217,6 +282,13 @@ fn resolve(s: SyncForm, source: Source) -> Result<SyncSpec, String> {
         wait: s.wait.unwrap_or(true),
         namespace: s.namespace.unwrap_or_else(|| defaults::NAMESPACE.into()),
         auth: s.auth,
+        depends_on: s.depends_on,
+        health_checks: s.health_checks,
+        post_build: s.post_build,
+        suspend: s.suspend,
+        deletion_policy: s.deletion_policy,
+        ignore: s.ignore,
+        source: None,
     };
     validate(spec, source)
 }
@@ -228,6 +300,11 @@ fn default_name(url: &str) -> String {
     let label: String = base.chars().map(|c| if c.is_ascii_alphanumeric() { c } else { '-' }).collect();
     let label = label.trim_matches('-');
     if label.is_empty() { "sync".into() } else { label.chars().take(40).collect() }
+}
+
+/// Validates a sync built from another form (Flux manifests).
+pub(crate) fn validated(spec: SyncSpec) -> Result<SyncSpec, String> {
+    validate(spec, Source::File)
 }
 
 fn validate(spec: SyncSpec, source: Source) -> Result<SyncSpec, String> {
@@ -270,6 +347,21 @@ fn validate(spec: SyncSpec, source: Source) -> Result<SyncSpec, String> {
         if ssh && (f.identity.is_none() || f.known_hosts.is_none()) {
             return Err("auth.files: SSH needs both identity and knownHosts (host keys are always verified)".into());
         }
+    }
+    if let Some(pb) = &spec.post_build
+        && let Some(bad) = pb.substitute.keys().find(|k| !crate::substitute::valid_name(k))
+    {
+        return Err(format!(
+            "postBuild.substitute: variable name {bad:?} is invalid: it must match ^[_[:alpha:]][_[:alpha:][:digit:]]*$"
+        ));
+    }
+    for (i, rule) in spec.ignore.iter().enumerate() {
+        if let Some(p) = rule.paths.iter().find(|p| !p.starts_with('/') || p.len() < 2) {
+            return Err(format!("ignore[{i}].paths: {p:?} must be a JSON pointer such as /spec/replicas"));
+        }
+    }
+    if spec.depends_on.contains(&spec.name) {
+        return Err(format!("dependsOn: cycle {n} -> {n}"));
     }
     Ok(spec)
 }
@@ -341,11 +433,36 @@ mod tests {
             ("syncs:\n- name: a\n  git: x\n  interval: soon\n", "interval: \"soon\""),
             ("syncs:\n- name: a\n  git: x\n  auth: {files: {identity: /a}}\n", "SSH needs both"),
             ("syncs:\n- name: a\n  git: x\n  auth: password\n", "password"),
+            ("syncs:\n- name: a\n  git: x\n  dependsOn: [b]\n", "dependsOn: no sync is named \"b\""),
+            (
+                "syncs:\n- name: a\n  git: x\n  dependsOn: [b]\n- name: b\n  git: x\n  dependsOn: [a]\n",
+                "dependsOn: cycle a -> b -> a",
+            ),
+            ("syncs:\n- name: a\n  git: x\n  postBuild: {substitute: {a-b: x}}\n", "variable name \"a-b\""),
+            ("syncs:\n- name: a\n  git: x\n  postBuild: {substitut: {}}\n", "substitut"),
+            ("syncs:\n- name: a\n  git: x\n  ignore: [{paths: [spec.replicas]}]\n", "ignore[0].paths"),
+            ("syncs:\n- name: a\n  git: x\n  deletionPolicy: Destroy\n", "Destroy"),
         ];
         for (text, want) in cases {
             let err = parse_file(text, "s.yaml").unwrap_err().to_string();
             assert!(err.starts_with("s.yaml: ") && err.contains(want), "{text:?}: {err}");
         }
+    }
+
+    #[test]
+    fn flux_fields_and_dependency_order() {
+        let text = "syncs:\n- name: apps\n  git: g\n  dependsOn: [infra]\n  suspend: true\n  deletionPolicy: Delete\n  postBuild:\n    substitute: {env: prod}\n    substituteFrom: [{kind: Secret, name: vars, optional: true}]\n  healthChecks: [{apiVersion: apps/v1, kind: Deployment, name: op, namespace: infra}]\n  ignore: [{paths: [/spec/replicas], target: {kind: Deployment}}]\n- name: infra\n  git: g\n";
+        let syncs = parse_file(text, "s.yaml").unwrap();
+        assert_eq!(syncs.iter().map(|s| s.name.as_str()).collect::<Vec<_>>(), ["infra", "apps"]);
+        let apps = &syncs[1];
+        assert!(apps.suspend);
+        assert_eq!(apps.deletion_policy, DeletionPolicy::Delete);
+        let pb = apps.post_build.as_ref().unwrap();
+        assert_eq!(pb.substitute["env"], "prod");
+        assert!(pb.substitute_from[0].optional);
+        assert_eq!(apps.health_checks[0].name, "op");
+        assert_eq!(apps.ignore[0].paths, ["/spec/replicas"]);
+        assert_eq!(syncs[0].deletion_policy, DeletionPolicy::Orphan);
     }
 
     #[test]

@@ -121,6 +121,34 @@ pub enum ReconcileError {
         /// What is wrong.
         message: String,
     },
+    /// The sync's state (inventory, status) cannot be recorded; nothing was applied.
+    #[error("sync {sync}: cannot record state in namespace {namespace}, so nothing was applied: {message}")]
+    StateUnrecordable {
+        /// Sync name.
+        sync: String,
+        /// The reconciler's namespace.
+        namespace: String,
+        /// What is missing and how to fix it.
+        message: String,
+    },
+    /// A sync this one `dependsOn` is not Ready at its current revision; nothing was applied.
+    #[error("sync {sync}: dependency {dependency} is not ready: {reason}")]
+    DependencyNotReady {
+        /// Sync name.
+        sync: String,
+        /// The dependency.
+        dependency: String,
+        /// Its state.
+        reason: String,
+    },
+    /// `postBuild` substitution failed; nothing was applied.
+    #[error("sync {sync}: postBuild substitution: {message}")]
+    Substitute {
+        /// Sync name.
+        sync: String,
+        /// What failed, naming the object, the variable or the source.
+        message: String,
+    },
 }
 
 impl ReconcileError {
@@ -141,6 +169,9 @@ impl ReconcileError {
             Self::Immutable { .. } => "ImmutableField",
             Self::Kube { .. } | Self::Inventory { .. } => "ClusterError",
             Self::Unhealthy { .. } => "HealthCheckFailed",
+            Self::StateUnrecordable { .. } => "StateUnrecordable",
+            Self::DependencyNotReady { .. } => "DependencyNotReady",
+            Self::Substitute { .. } => "SubstitutionFailed",
         }
     }
 }

@@ -13,20 +13,27 @@ pub mod apply;
 pub mod cluster;
 pub mod config;
 pub mod context;
+pub mod departed;
+pub mod dependencies;
 pub mod drift;
 pub mod error;
+pub mod flux;
 pub mod health;
 pub mod inventory;
 pub mod metrics;
 pub mod objects;
+pub mod options;
 mod pass;
 pub mod plan;
+pub mod preflight;
 pub mod prune;
 pub mod reconciler;
 pub mod run;
 pub mod server;
 pub mod source;
 pub mod status;
+pub mod substitute;
+pub mod vars;
 
 pub use error::ReconcileError;
 

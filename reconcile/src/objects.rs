@@ -90,7 +90,7 @@ impl DesiredObject {
         self.rehash();
     }
 
-    fn rehash(&mut self) {
+    pub(crate) fn rehash(&mut self) {
         let bytes = serde_json::to_vec(&self.object).unwrap_or_default();
         self.hash = shipline_core::digest::sha256_hex(&bytes);
     }

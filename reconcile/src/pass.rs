@@ -16,7 +16,7 @@ use crate::config::SyncSpec;
 use crate::context::{Context, Mode};
 use crate::drift::{comparable, contains};
 use crate::error::ReconcileError;
-use crate::health::{Health, assess, is_workload};
+use crate::health::{Health, assess, is_awaited};
 use crate::inventory::{Entry, Inventory};
 use crate::objects::to_json;
 use crate::objects::{DesiredObject, ObjectKey};
@@ -36,6 +36,8 @@ pub(crate) struct Pass<'a> {
     pub live_health: Vec<(ObjectKey, Health)>,
     pub namespaces_created: BTreeSet<String>,
     pub live_cache: HashMap<ObjectKey, Option<DynamicObject>>,
+    /// Whether the sync's state was found recordable (checked before the first write).
+    pub state_checked: bool,
 }
 
 impl Pass<'_> {
@@ -192,8 +194,8 @@ impl Pass<'_> {
         let Some(mut action) = action else {
             if let Some(l) = &live_value {
                 self.remember(&d, l);
-                if is_workload(&d.key.group, &d.key.kind) {
-                    self.live_health.push((d.key.clone(), assess(&d.key.kind, l)));
+                if is_awaited(&d.key.group, &d.key.kind) {
+                    self.live_health.push((d.key.clone(), assess(&d.key.group, &d.key.kind, l)));
                 }
             }
             self.outcome.unchanged += 1;
@@ -225,6 +227,10 @@ impl Pass<'_> {
                 self.remember(&d, l);
             }
             return Ok(Some((d, target, false)));
+        }
+        if !self.state_checked {
+            crate::preflight::ensure_state_recordable(self.ctx, &sync).await?;
+            self.state_checked = true;
         }
         let (applied, recreated) = cluster::apply(&sync, &target, &d, false).await?;
         if recreated {

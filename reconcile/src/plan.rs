@@ -56,6 +56,12 @@ pub struct Outcome {
     pub prune_skipped: Vec<(String, String)>,
     /// Workloads that are not ready, and why.
     pub unhealthy: Vec<(String, String)>,
+    /// The sync is suspended: nothing was fetched, applied or corrected.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub suspended: bool,
+    /// Flux Kustomizations found in the build, to reconcile as syncs of their own.
+    #[serde(skip)]
+    pub nested: Vec<crate::config::SyncSpec>,
 }
 
 impl Outcome {

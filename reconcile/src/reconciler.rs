@@ -11,10 +11,11 @@ use tokio::time::Instant;
 
 use crate::cluster;
 use crate::config::SyncSpec;
+use crate::context::Readiness;
 use crate::context::{Context, Mode};
 use crate::drift::comparable;
 use crate::error::ReconcileError;
-use crate::health::{Health, is_workload};
+use crate::health::{Health, is_awaited};
 use crate::inventory::{self, Entry, Inventory};
 use crate::metrics::Observation;
 use crate::objects::to_json;
@@ -34,18 +35,34 @@ pub struct Sync {
     build: Option<(String, Vec<DesiredObject>)>,
     attempted: Option<String>,
     failures: u32,
+    /// Whether this process checked that the sync's state can be recorded (see [`preflight`]).
+    state_checked: bool,
+    /// Nested syncs found in the cached build.
+    nested: Vec<SyncSpec>,
 }
 
 impl Sync {
     /// A sync not yet reconciled.
     pub fn new(spec: SyncSpec) -> Self {
-        Self { spec, inventory: None, status: None, build: None, attempted: None, failures: 0 }
+        Self {
+            spec,
+            inventory: None,
+            status: None,
+            build: None,
+            attempted: None,
+            failures: 0,
+            state_checked: false,
+            nested: Vec::new(),
+        }
     }
 
     /// How long to wait before the next reconcile: the interval after a success; after
-    /// failures, an exponential backoff from 5 s, capped at the interval.
+    /// failures, an exponential backoff from 5 s, capped at the retry interval (or the interval).
     pub fn next_delay(&self) -> Duration {
-        error_policy(self.spec.interval, self.failures)
+        match self.failures {
+            0 => self.spec.interval,
+            n => error_policy(self.spec.retry_interval.unwrap_or(self.spec.interval), n),
+        }
     }
 }
 
@@ -61,6 +78,16 @@ pub fn error_policy(interval: Duration, failures: u32) -> Duration {
 /// Reconciles one sync and reports the result: status ConfigMap (only when it changed), Events
 /// (on changes and failures), metrics, logs. Never panics on cluster errors.
 pub async fn reconcile_and_report(sync: &mut Sync, ctx: &Context, mode: Mode) -> Result<Outcome, ReconcileError> {
+    if sync.spec.suspend {
+        // Suspended: no fetch, no apply, no drift correction, no status write (as Flux).
+        tracing::debug!(sync = sync.spec.name, "suspended");
+        return Ok(Outcome {
+            sync: sync.spec.name.clone(),
+            suspended: true,
+            dry_run: mode == Mode::DryRun,
+            ..Default::default()
+        });
+    }
     let started = Instant::now();
     let result = reconcile(sync, ctx, mode).await;
     let name = sync.spec.name.clone();
@@ -81,6 +108,14 @@ pub async fn reconcile_and_report(sync: &mut Sync, ctx: &Context, mode: Mode) ->
     }
     ctx.metrics.observe(&name, observation);
     sync.failures = if result.is_ok() { 0 } else { sync.failures.saturating_add(1) };
+    ctx.set_readiness(
+        &name,
+        Readiness {
+            ready: result.is_ok(),
+            revision: sync.attempted.clone().unwrap_or_default(),
+            message: result.as_ref().err().map(ToString::to_string).unwrap_or_default(),
+        },
+    );
     match &result {
         Ok(o) if o.changes.is_empty() => tracing::debug!(sync = name, revision = o.revision, "no change"),
         Ok(o) => tracing::info!(sync = name, revision = o.revision, summary = o.summary(), "applied"),
@@ -102,6 +137,7 @@ async fn report(sync: &mut Sync, ctx: &Context, result: &Result<Outcome, Reconci
         None => status::load(&cms, &name).await?,
     };
     let mut next = previous.clone();
+    next.deletion_policy = format!("{:?}", sync.spec.deletion_policy);
     let now = status::now_rfc3339();
     match result {
         Ok(o) => {
@@ -161,11 +197,34 @@ async fn report(sync: &mut Sync, ctx: &Context, result: &Result<Outcome, Reconci
 pub async fn reconcile(sync: &mut Sync, ctx: &Context, mode: Mode) -> Result<Outcome, ReconcileError> {
     let spec = sync.spec.clone();
     let deadline = Instant::now() + spec.timeout;
+    if mode == Mode::Apply {
+        ctx.set_dependencies(&spec.name, &spec.depends_on);
+        crate::dependencies::check(&spec, ctx).await?;
+    }
     let revision = fetch(&spec, ctx).await?;
     sync.attempted = Some(revision.commit.clone());
+    if let Some(known) = ctx.readiness(&spec.name)
+        && known.revision != revision.commit
+    {
+        // A new revision: dependents wait until it is applied.
+        let message = format!("reconciling revision {}", revision.commit);
+        ctx.set_readiness(&spec.name, Readiness { ready: false, revision: revision.commit.clone(), message });
+    }
+    let vars = match &spec.post_build {
+        Some(pb) => crate::vars::load(ctx.client().await, &ctx.namespace, &spec.name, pb).await?,
+        None => Default::default(),
+    };
+    // The cached build is reused only for the same commit and the same variables.
+    let build_key = format!("{}:{}", revision.commit, crate::vars::digest(&vars));
     let objects = match sync.build.take() {
-        Some((commit, objects)) if commit == revision.commit => objects,
-        _ => build(&spec, &revision)?,
+        Some((key, objects)) if key == build_key => objects,
+        _ => {
+            let mut objects = build(&spec, &revision, &vars, ctx.strict_substitution)?;
+            if ctx.nested_flux {
+                sync.nested = nested_syncs(&spec, &revision, &mut objects)?;
+            }
+            objects
+        }
     };
     let built = objects.len();
     let client = ctx.client().await;
@@ -182,6 +241,7 @@ pub async fn reconcile(sync: &mut Sync, ctx: &Context, mode: Mode) -> Result<Out
         sync: spec.name.clone(),
         revision: revision.commit.clone(),
         dry_run: mode == Mode::DryRun,
+        nested: sync.nested.clone(),
         ..Default::default()
     };
     let mut pass = Pass {
@@ -194,8 +254,10 @@ pub async fn reconcile(sync: &mut Sync, ctx: &Context, mode: Mode) -> Result<Out
         live_health: Vec::new(),
         namespaces_created: BTreeSet::new(),
         live_cache: Default::default(),
+        state_checked: sync.state_checked,
     };
     let applied = pass.apply_all(objects, deadline).await;
+    sync.state_checked = pass.state_checked;
     let next = std::mem::take(&mut pass.next);
     let live_health = std::mem::take(&mut pass.live_health);
     let (desired, targets) = match applied {
@@ -215,6 +277,10 @@ pub async fn reconcile(sync: &mut Sync, ctx: &Context, mode: Mode) -> Result<Out
     let mut next = next;
     if spec.prune {
         let keys: BTreeSet<_> = desired.iter().map(|d| d.key.clone()).collect();
+        if mode == Mode::Apply && !sync.state_checked && !prune::plan(&previous, &keys).is_empty() {
+            crate::preflight::ensure_state_recordable(ctx, &spec.name).await?;
+            sync.state_checked = true;
+        }
         prune_departed(&spec, ctx, mode, &previous, &keys, &mut outcome).await?;
     }
     if !spec.prune {
@@ -233,10 +299,19 @@ pub async fn reconcile(sync: &mut Sync, ctx: &Context, mode: Mode) -> Result<Out
     } else if outcome.changes.is_empty() {
         live_health
     } else {
-        let workloads: Vec<_> =
-            desired.iter().zip(&targets).filter(|(d, _)| is_workload(&d.key.group, &d.key.kind)).collect();
-        cluster::wait_healthy(&spec.name, workloads, deadline).await?
+        let awaited: Vec<_> = desired
+            .iter()
+            .zip(&targets)
+            .filter(|(d, _)| is_awaited(&d.key.group, &d.key.kind))
+            .map(|(d, t)| (d.key.clone(), t))
+            .collect();
+        cluster::wait_healthy(&spec.name, awaited, deadline).await?
     };
+    if mode == Mode::Apply && !spec.health_checks.is_empty() {
+        let checks = health_check_targets(&spec, ctx).await?;
+        let checks: Vec<_> = checks.iter().map(|(k, t)| (k.clone(), t)).collect();
+        verdicts.extend(cluster::wait_healthy(&spec.name, checks, deadline).await?);
+    }
     // A workload that is not ready says why its Pods are not running (ImagePullBackOff, ...).
     if verdicts.iter().any(|(_, h)| !matches!(h, Health::Ready)) {
         let client = ctx.client().await;
@@ -252,7 +327,7 @@ pub async fn reconcile(sync: &mut Sync, ctx: &Context, mode: Mode) -> Result<Out
     // Keep the build (namespaces filled in) for the next reconcile of this revision, unless a
     // dry run left out objects whose CRD is not installed yet.
     if desired.len() == built {
-        sync.build = Some((revision.commit.clone(), desired));
+        sync.build = Some((build_key, desired));
     }
     for (key, health) in &verdicts {
         outcome.add_unhealthy(key, health);
@@ -282,7 +357,15 @@ async fn fetch(spec: &SyncSpec, ctx: &Context) -> Result<Revision, ReconcileErro
         .unwrap_or_else(|e| std::panic::resume_unwind(e.into_panic()))
 }
 
-fn build(spec: &SyncSpec, revision: &Revision) -> Result<Vec<DesiredObject>, ReconcileError> {
+/// Builds the kustomization, substitutes `postBuild` variables (before parsing, on the YAML
+/// text, as Flux does, so `replicas: ${n}` becomes a number) and strips fields left to other
+/// controllers by the sync's ignore rules.
+fn build(
+    spec: &SyncSpec,
+    revision: &Revision,
+    vars: &std::collections::BTreeMap<String, String>,
+    strict: bool,
+) -> Result<Vec<DesiredObject>, ReconcileError> {
     let err = |message: String| ReconcileError::Build {
         sync: spec.name.clone(),
         path: spec.path.clone(),
@@ -291,7 +374,83 @@ fn build(spec: &SyncSpec, revision: &Revision) -> Result<Vec<DesiredObject>, Rec
     };
     let dir = revision.root.join(&spec.path);
     let stream = shipline_core::kustomize::build(&dir).map_err(|e| err(e.to_string()))?;
-    desired_objects(&stream).map_err(|e| err(e.to_string()))
+    let stream = crate::substitute::substitute_stream(&stream, vars, strict)
+        .map_err(|message| ReconcileError::Substitute { sync: spec.name.clone(), message })?;
+    let mut objects = desired_objects(&stream).map_err(|e| err(e.to_string()))?;
+    if !spec.ignore.is_empty() {
+        for d in &mut objects {
+            let mut value = serde_json::to_value(&d.object).unwrap_or_default();
+            if crate::options::strip_ignored(&spec.ignore, &d.key, &mut value) {
+                d.object = serde_json::from_value(value).map_err(|e| err(format!("{}: {e}", d.key)))?;
+                d.rehash();
+            }
+        }
+    }
+    Ok(objects)
+}
+
+/// Takes the Flux Kustomizations and GitRepositories out of a build and turns them into syncs;
+/// the sync itself (a `flux-system` Kustomization that lists itself) is left out.
+fn nested_syncs(
+    spec: &SyncSpec,
+    revision: &Revision,
+    objects: &mut Vec<DesiredObject>,
+) -> Result<Vec<SyncSpec>, ReconcileError> {
+    let (flux, rest): (Vec<_>, Vec<_>) =
+        std::mem::take(objects).into_iter().partition(|d| crate::flux::is_nested_kind(&d.key.group, &d.key.kind));
+    *objects = rest;
+    if flux.is_empty() {
+        return Ok(Vec::new());
+    }
+    let docs: Vec<serde_json::Value> = flux
+        .iter()
+        .filter(|d| d.key.name != spec.name || d.key.kind != "Kustomization")
+        .map(crate::pass::to_value)
+        .collect();
+    let known: Vec<_> = spec.source.iter().cloned().collect();
+    let nested = crate::flux::nested_syncs(docs, &known).map_err(|message| ReconcileError::Config {
+        file: format!("sync {}: the build of {} at {}", spec.name, spec.path, revision.commit),
+        message,
+    })?;
+    Ok(nested.into_iter().filter(|n| n.name != spec.name).collect())
+}
+
+/// The objects `healthChecks` names, resolved through discovery.
+async fn health_check_targets(
+    spec: &SyncSpec,
+    ctx: &Context,
+) -> Result<Vec<(crate::objects::ObjectKey, crate::apply::Target)>, ReconcileError> {
+    let applier = ctx.applier.read().await;
+    let mut out = Vec::with_capacity(spec.health_checks.len());
+    for check in &spec.health_checks {
+        let ns = check.namespace.as_deref().unwrap_or(&spec.namespace);
+        let target = applier
+            .target(&check.api_version, &check.kind, &check.name, Some(ns))
+            .map_err(|source| ReconcileError::Apply { sync: spec.name.clone(), source })?;
+        let key = crate::objects::ObjectKey {
+            group: crate::apply::group_version(&check.api_version).0.to_owned(),
+            kind: check.kind.clone(),
+            namespace: target.namespace.clone().unwrap_or_default(),
+            name: check.name.clone(),
+        };
+        out.push((key, target));
+    }
+    Ok(out)
+}
+
+/// Prunes every object of `sync`'s recorded inventory (a sync that left the configuration with
+/// `deletionPolicy: Delete`), with the same safety as a normal prune (uid preconditions, the
+/// opt-out annotation). Returns what was pruned.
+pub async fn prune_everything(spec: &SyncSpec, ctx: &Context) -> Result<Outcome, ReconcileError> {
+    let cms: Api<ConfigMap> = Api::namespaced(ctx.client().await, &ctx.namespace);
+    let previous = inventory::load(&cms, &spec.name).await.map_err(|message| ReconcileError::Inventory {
+        sync: spec.name.clone(),
+        name: inventory::configmap_name(&spec.name),
+        message,
+    })?;
+    let mut outcome = Outcome { sync: spec.name.clone(), ..Default::default() };
+    prune_departed(spec, ctx, Mode::Apply, &previous, &BTreeSet::new(), &mut outcome).await?;
+    Ok(outcome)
 }
 
 async fn prune_departed(

@@ -39,6 +39,9 @@ pub struct SyncStatus {
     pub inventory_size: usize,
     /// Ready, Healthy, Stalled.
     pub conditions: Vec<Condition>,
+    /// The sync's `deletionPolicy` (`Orphan`, `Delete`), kept so the objects of a sync that left
+    /// the configuration are handled as it asked (empty: written before the field existed, Orphan).
+    pub deletion_policy: String,
 }
 
 impl SyncStatus {
@@ -72,6 +75,7 @@ impl SyncStatus {
             ("lastAttemptedRevision".into(), self.last_attempted_revision.clone()),
             ("inventorySize".into(), self.inventory_size.to_string()),
             ("conditions".into(), serde_json::to_string_pretty(&self.conditions).unwrap_or_default()),
+            ("deletionPolicy".into(), self.deletion_policy.clone()),
         ])
     }
 
@@ -82,6 +86,7 @@ impl SyncStatus {
             last_attempted_revision: get("lastAttemptedRevision"),
             inventory_size: get("inventorySize").parse().unwrap_or(0),
             conditions: serde_json::from_str(&get("conditions")).unwrap_or_default(),
+            deletion_policy: get("deletionPolicy"),
         }
     }
 }

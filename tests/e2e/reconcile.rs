@@ -4,6 +4,8 @@
 
 mod bench;
 mod cli;
+mod controls;
+mod flux;
 mod health;
 mod restart;
 mod support;

@@ -68,13 +68,26 @@ pub struct Fixture {
 
 impl Fixture {
     pub async fn new(client: kube::Client) -> Self {
+        Self::configured(client, true, |_| {}).await
+    }
+
+    /// A fixture whose state namespace is created only when `create_state_namespace`, with the
+    /// context adjusted by `configure` (strict substitution, namespace creation).
+    pub async fn configured(
+        client: kube::Client,
+        create_state_namespace: bool,
+        configure: impl FnOnce(&mut Context),
+    ) -> Self {
         let state_namespace = unique_name("shipline-state");
-        create_namespace(&client, &state_namespace).await;
+        if create_state_namespace {
+            create_namespace(&client, &state_namespace).await;
+        }
         let applier = Applier::new(client.clone(), "default").await.expect("discovery");
         let state_dir = tempfile::tempdir().expect("tempdir");
         let metrics = Arc::new(Metrics::default());
-        let ctx = Arc::new(Context::new(applier, &state_namespace, state_dir.path().to_owned(), metrics.clone()));
-        Self { client, ctx, state_namespace, metrics, _state_dir: state_dir }
+        let mut ctx = Context::new(applier, &state_namespace, state_dir.path().to_owned(), metrics.clone());
+        configure(&mut ctx);
+        Self { client, ctx: Arc::new(ctx), state_namespace, metrics, _state_dir: state_dir }
     }
 
     pub fn configmaps(&self) -> Api<ConfigMap> {
@@ -107,6 +120,7 @@ pub fn spec(name: &str, repo: &LocalRepo) -> SyncSpec {
         wait: false,
         namespace: "default".into(),
         auth: SyncAuth::None,
+        ..Default::default()
     }
 }
 
@@ -201,4 +215,33 @@ pub mod trees {
             "apiVersion: v1\nkind: Service\nmetadata:\n  name: {name}\n  namespace: {ns}\nspec:\n  selector: {{app: {name}}}\n  ports:\n  - port: 80\n    targetPort: 8080\n"
         )
     }
+}
+
+/// Waits (bounded) for the ReplicaSet controller to create a pod of `image`, then reports it
+/// Ready as a kubelet would: for tests on the API server without a node (the real node's tests
+/// are in `health.rs` and `cluster/`).
+pub async fn mark_pod_ready(client: &kube::Client, ns: &str, app: &str, image: &str) {
+    let pods: kube::Api<k8s_openapi::api::core::v1::Pod> = kube::Api::namespaced(client.clone(), ns);
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
+    let pod = loop {
+        let list = pods.list(&kube::api::ListParams::default().labels(&format!("app={app}"))).await.expect("list pods");
+        let found = list
+            .items
+            .into_iter()
+            .find(|p| p.spec.as_ref().is_some_and(|s| s.containers.iter().any(|c| c.image.as_deref() == Some(image))));
+        if let Some(pod) = found {
+            break pod;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "the controller-manager created no pod for {image}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    let name = pod.metadata.name.expect("pod name");
+    let now = k8s_openapi::jiff::Timestamp::now().to_string();
+    let status = serde_json::json!({"status": {"phase": "Running", "conditions": [
+        {"type": "Ready", "status": "True", "lastTransitionTime": now},
+        {"type": "ContainersReady", "status": "True", "lastTransitionTime": now},
+    ]}});
+    pods.patch_status(&name, &kube::api::PatchParams::default(), &kube::api::Patch::Merge(status))
+        .await
+        .expect("mark pod ready");
 }
