@@ -7,7 +7,7 @@ use clap::Args;
 use shipline_core::git::{self, GitAuth};
 use shipline_core::image::{Candidate, ImageRef};
 use shipline_core::secret::Secret;
-use shipline_core::update::updater::{self, UpdateOutcome, UpdateRequest};
+use shipline_core::update::updater::{self, UpdateOutcome, UpdateRequest, WriteOptions};
 
 /// Options of `shipline update` that only apply with `--git`.
 #[derive(Debug, Args)]
@@ -15,9 +15,16 @@ pub struct GitArgs {
     /// Clone, update, commit and push this repository (HTTPS or SSH URL, no credentials in it).
     #[arg(long, value_name = "URL")]
     pub git: Option<String>,
-    /// Branch to update [default: the configuration's, else main].
+    /// Branch to clone and update [default: the configuration's, else main].
     #[arg(long, value_name = "NAME", requires = "git")]
     branch: Option<String>,
+    /// Push the commit to this branch instead (Flux's push.branch): created from --branch when
+    /// missing, updated on top of itself when present [default: the configuration's].
+    #[arg(long, value_name = "NAME", requires = "git")]
+    push_branch: Option<String>,
+    /// Also push this refspec SRC:DST (Flux's push.refspec), as a compare-and-swap, never forced.
+    #[arg(long, value_name = "SRC:DST", requires = "git")]
+    push_refspec: Option<String>,
     /// Configuration inside the repository: shipline.yaml, or a directory of Flux image manifests.
     #[arg(long, value_name = "PATH", default_value = "shipline.yaml", requires = "git")]
     config: String,
@@ -120,7 +127,14 @@ pub fn run(args: &GitArgs, url: &str, dry_run: bool, json: bool) -> Result<(), S
         trailers,
         dry_run,
         author: args.author.as_deref().map(parse_author).transpose()?,
+        write: WriteOptions { push_branch: args.push_branch.clone(), push_refspec: args.push_refspec.clone() },
     };
+    if let Some(b) = req.write.push_branch.as_deref().filter(|b| !git::is_valid_branch_name(b)) {
+        return Err(format!("--push-branch {b:?}: not a valid branch name"));
+    }
+    if let Some(r) = &req.write.push_refspec {
+        git::parse_push_refspec(r).map_err(|e| format!("--push-refspec {r:?}: {e}"))?;
+    }
     if req.candidates.is_empty() && !args.from_ecr {
         return Err("no candidates: pass --candidate REPOSITORY:TAG or --from-ecr".into());
     }

@@ -43,6 +43,11 @@ pub struct Settings {
     pub ca_file: Option<PathBuf>,
     /// `SHIPLINE_DRY_RUN=true`: plan and log, never commit or push.
     pub dry_run: bool,
+    /// `SHIPLINE_GIT_PUSH_BRANCH`: branch the commits go to (created from the checkout branch
+    /// when missing); unset takes the repository configuration's, then the checkout branch.
+    pub push_branch: Option<String>,
+    /// `SHIPLINE_GIT_PUSH_REFSPEC`: a refspec pushed as well (`SRC:DST`, never forced).
+    pub push_refspec: Option<String>,
     /// `SHIPLINE_COMMIT_AUTHOR_NAME` and `SHIPLINE_COMMIT_AUTHOR_EMAIL` (both or neither): the
     /// commit author; unset takes the repository configuration's.
     pub author: Option<(String, String)>,
@@ -103,7 +108,18 @@ impl Settings {
                 ));
             }
         };
+        let push_branch = get("SHIPLINE_GIT_PUSH_BRANCH");
+        if let Some(b) = push_branch.as_deref().filter(|b| !shipline_core::git::is_valid_branch_name(b)) {
+            return Err(bad(format!("SHIPLINE_GIT_PUSH_BRANCH={b:?} is not a valid branch name")));
+        }
+        let push_refspec = get("SHIPLINE_GIT_PUSH_REFSPEC");
+        if let Some(r) = &push_refspec {
+            shipline_core::git::parse_push_refspec(r)
+                .map_err(|e| bad(format!("SHIPLINE_GIT_PUSH_REFSPEC={r:?}: {e}")))?;
+        }
         Ok(Self {
+            push_branch,
+            push_refspec,
             author,
             git_url,
             branch: get("SHIPLINE_GIT_BRANCH"),

@@ -13,3 +13,4 @@ mod smoke_git;
 mod smoke_kube;
 mod smoke_registry;
 mod updater;
+mod writeback;

@@ -15,6 +15,9 @@ use crate::secret::Secret;
 
 pub mod codecommit;
 pub mod known_hosts;
+pub mod push;
+
+pub use push::{LeasedUpdate, is_valid_branch_name, parse_push_refspec};
 
 use known_hosts::HostKeyStatus;
 
