@@ -25,6 +25,11 @@ pub struct GitArgs {
     /// Also push this refspec SRC:DST (Flux's push.refspec), as a compare-and-swap, never forced.
     #[arg(long, value_name = "SRC:DST", requires = "git")]
     push_refspec: Option<String>,
+    /// Sign commits with this key: an OpenSSH ed25519 private key, an armored OpenPGP private key
+    /// (signed by gpg), or Flux's signingKey Secret manifest (git.asc, passphrase). An OpenPGP
+    /// passphrase is read from SHIPLINE_SIGNING_PASSPHRASE.
+    #[arg(long, value_name = "FILE", requires = "git")]
+    signing_key: Option<PathBuf>,
     /// Configuration inside the repository: shipline.yaml, or a directory of Flux image manifests.
     #[arg(long, value_name = "PATH", default_value = "shipline.yaml", requires = "git")]
     config: String,
@@ -83,6 +88,13 @@ fn auth(args: &GitArgs, url: &str) -> Result<GitAuth, String> {
     }
 }
 
+fn signing_key(path: &std::path::Path) -> Result<git::SigningKey, String> {
+    let shown = format!("--signing-key {}", path.display());
+    let text = std::fs::read_to_string(path).map_err(|e| format!("{shown}: {e}"))?;
+    let passphrase = std::env::var("SHIPLINE_SIGNING_PASSPHRASE").ok().filter(|p| !p.is_empty()).map(Secret::new);
+    git::SigningKey::parse(&text, &shown, passphrase).map_err(|e| e.to_string())
+}
+
 fn parse_author(raw: &str) -> Result<(String, String), String> {
     let bad = || format!("--author {raw:?}: expected NAME <EMAIL>");
     let (name, rest) = raw.split_once('<').ok_or_else(bad)?;
@@ -127,7 +139,11 @@ pub fn run(args: &GitArgs, url: &str, dry_run: bool, json: bool) -> Result<(), S
         trailers,
         dry_run,
         author: args.author.as_deref().map(parse_author).transpose()?,
-        write: WriteOptions { push_branch: args.push_branch.clone(), push_refspec: args.push_refspec.clone() },
+        write: WriteOptions {
+            push_branch: args.push_branch.clone(),
+            push_refspec: args.push_refspec.clone(),
+            signing_key: args.signing_key.as_deref().map(signing_key).transpose()?,
+        },
     };
     if let Some(b) = req.write.push_branch.as_deref().filter(|b| !git::is_valid_branch_name(b)) {
         return Err(format!("--push-branch {b:?}: not a valid branch name"));

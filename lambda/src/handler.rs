@@ -151,6 +151,13 @@ impl Handler {
             write: WriteOptions {
                 push_branch: settings.push_branch.clone(),
                 push_refspec: settings.push_refspec.clone(),
+                signing_key: match &settings.signing_key {
+                    Some((source, text, passphrase)) => Some(
+                        git::SigningKey::parse(text.expose(), source, passphrase.clone())
+                            .map_err(|e| LambdaError::Settings(e.to_string()))?,
+                    ),
+                    None => None,
+                },
             },
         };
         let owned = image.clone();

@@ -8,6 +8,7 @@ mod images;
 mod install_manifests;
 mod lambda;
 mod reconcile;
+mod signing;
 mod smoke_aws;
 mod smoke_git;
 mod smoke_kube;

@@ -53,6 +53,8 @@ pub struct WriteOptions {
     pub push_branch: Option<String>,
     /// A refspec pushed as well (Flux's `push.refspec`).
     pub push_refspec: Option<String>,
+    /// Sign every commit with this key (SSH or OpenPGP).
+    pub signing_key: Option<git::SigningKey>,
 }
 
 /// What an update did.
@@ -198,7 +200,11 @@ pub fn run(req: &UpdateRequest, lookup: Option<&CandidateLookup<'_>>) -> Result<
             url: remote.shown_url(),
             source,
         })?;
-        let Some(commit) = git::commit_all(&repo, &message, &author)? else {
+        let committed = match &req.write.signing_key {
+            Some(key) => git::signing::commit_all_signed(&repo, &message, &author, key)?,
+            None => git::commit_all(&repo, &message, &author)?,
+        };
+        let Some(commit) = committed else {
             return Ok(outcome);
         };
         let update = git::LeasedUpdate { commit, remote_ref: format!("refs/heads/{push_branch}"), expected };
