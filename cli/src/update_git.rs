@@ -7,7 +7,7 @@ use clap::Args;
 use shipline_core::git::{self, GitAuth};
 use shipline_core::image::{Candidate, ImageRef};
 use shipline_core::secret::Secret;
-use shipline_core::update::updater::{self, UpdateOutcome, UpdateRequest};
+use shipline_core::update::updater::{self, UpdateOutcome, UpdateRequest, WriteOptions};
 
 /// Options of `shipline update` that only apply with `--git`.
 #[derive(Debug, Args)]
@@ -15,9 +15,21 @@ pub struct GitArgs {
     /// Clone, update, commit and push this repository (HTTPS or SSH URL, no credentials in it).
     #[arg(long, value_name = "URL")]
     pub git: Option<String>,
-    /// Branch to update [default: the configuration's, else main].
+    /// Branch to clone and update [default: the configuration's, else main].
     #[arg(long, value_name = "NAME", requires = "git")]
     branch: Option<String>,
+    /// Push the commit to this branch instead (Flux's push.branch): created from --branch when
+    /// missing, updated on top of itself when present [default: the configuration's].
+    #[arg(long, value_name = "NAME", requires = "git")]
+    push_branch: Option<String>,
+    /// Also push this refspec SRC:DST (Flux's push.refspec), as a compare-and-swap, never forced.
+    #[arg(long, value_name = "SRC:DST", requires = "git")]
+    push_refspec: Option<String>,
+    /// Sign commits with this key: an OpenSSH ed25519 private key, an armored OpenPGP private key
+    /// (signed by gpg), or Flux's signingKey Secret manifest (git.asc, passphrase). An OpenPGP
+    /// passphrase is read from SHIPLINE_SIGNING_PASSPHRASE.
+    #[arg(long, value_name = "FILE", requires = "git")]
+    signing_key: Option<PathBuf>,
     /// Configuration inside the repository: shipline.yaml, or a directory of Flux image manifests.
     #[arg(long, value_name = "PATH", default_value = "shipline.yaml", requires = "git")]
     config: String,
@@ -76,6 +88,13 @@ fn auth(args: &GitArgs, url: &str) -> Result<GitAuth, String> {
     }
 }
 
+fn signing_key(path: &std::path::Path) -> Result<git::SigningKey, String> {
+    let shown = format!("--signing-key {}", path.display());
+    let text = std::fs::read_to_string(path).map_err(|e| format!("{shown}: {e}"))?;
+    let passphrase = std::env::var("SHIPLINE_SIGNING_PASSPHRASE").ok().filter(|p| !p.is_empty()).map(Secret::new);
+    git::SigningKey::parse(&text, &shown, passphrase).map_err(|e| e.to_string())
+}
+
 fn parse_author(raw: &str) -> Result<(String, String), String> {
     let bad = || format!("--author {raw:?}: expected NAME <EMAIL>");
     let (name, rest) = raw.split_once('<').ok_or_else(bad)?;
@@ -123,7 +142,18 @@ pub fn run(args: &GitArgs, url: &str, dry_run: bool, json: bool) -> Result<(), S
         trailers,
         dry_run,
         author: args.author.as_deref().map(parse_author).transpose()?,
+        write: WriteOptions {
+            push_branch: args.push_branch.clone(),
+            push_refspec: args.push_refspec.clone(),
+            signing_key: args.signing_key.as_deref().map(signing_key).transpose()?,
+        },
     };
+    if let Some(b) = req.write.push_branch.as_deref().filter(|b| !git::is_valid_branch_name(b)) {
+        return Err(format!("--push-branch {b:?}: not a valid branch name"));
+    }
+    if let Some(r) = &req.write.push_refspec {
+        git::parse_push_refspec(r).map_err(|e| format!("--push-refspec {r:?}: {e}"))?;
+    }
     if req.candidates.is_empty() && !args.from_ecr {
         return Err("no candidates: pass --candidate REPOSITORY:TAG or --from-ecr".into());
     }

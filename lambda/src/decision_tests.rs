@@ -31,6 +31,8 @@ fn config() -> UpdateConfig {
         paths: Vec::new(),
         branch: None,
         commit: CommitSettings::default(),
+        push: Default::default(),
+        automation: Default::default(),
     }
 }
 
@@ -83,6 +85,8 @@ fn decisions_table() {
     let outcome = |commit: Option<&str>| UpdateOutcome {
         commit: commit.map(Into::into),
         branch: "main".into(),
+        checkout_branch: "main".into(),
+        message: None,
         files: Vec::new(),
         chosen: BTreeMap::new(),
         attempts: 1,

@@ -8,7 +8,7 @@ use std::sync::{Mutex, OnceLock};
 use aws_config::SdkConfig;
 use serde_json::Value;
 use shipline_core::git::{self, GitAuth};
-use shipline_core::update::updater::{self, UpdateRequest};
+use shipline_core::update::updater::{self, UpdateRequest, WriteOptions};
 use tokio::sync::OnceCell;
 
 use crate::codepipeline::{self, JobFailure, JobSuccess};
@@ -148,6 +148,17 @@ impl Handler {
             trailers,
             dry_run: settings.dry_run,
             author: settings.author.clone(),
+            write: WriteOptions {
+                push_branch: settings.push_branch.clone(),
+                push_refspec: settings.push_refspec.clone(),
+                signing_key: match &settings.signing_key {
+                    Some((source, text, passphrase)) => Some(
+                        git::SigningKey::parse(text.expose(), source, passphrase.clone())
+                            .map_err(|e| LambdaError::Settings(e.to_string()))?,
+                    ),
+                    None => None,
+                },
+            },
         };
         let owned = image.clone();
         let (outcome, found) = tokio::task::spawn_blocking(move || {

@@ -43,6 +43,14 @@ pub struct Settings {
     pub ca_file: Option<PathBuf>,
     /// `SHIPLINE_DRY_RUN=true`: plan and log, never commit or push.
     pub dry_run: bool,
+    /// `SHIPLINE_GIT_PUSH_BRANCH`: branch the commits go to (created from the checkout branch
+    /// when missing); unset takes the repository configuration's, then the checkout branch.
+    pub push_branch: Option<String>,
+    /// `SHIPLINE_GIT_PUSH_REFSPEC`: a refspec pushed as well (`SRC:DST`, never forced).
+    pub push_refspec: Option<String>,
+    /// `SHIPLINE_SIGNING_KEY` (the key's text) or `SHIPLINE_SIGNING_KEY_FILE`, with
+    /// `SHIPLINE_SIGNING_PASSPHRASE`: sign commits (checked at init, parsed again per update).
+    pub signing_key: Option<(String, Secret, Option<Secret>)>,
     /// `SHIPLINE_COMMIT_AUTHOR_NAME` and `SHIPLINE_COMMIT_AUTHOR_EMAIL` (both or neither): the
     /// commit author; unset takes the repository configuration's.
     pub author: Option<(String, String)>,
@@ -103,7 +111,39 @@ impl Settings {
                 ));
             }
         };
+        let push_branch = get("SHIPLINE_GIT_PUSH_BRANCH");
+        if let Some(b) = push_branch.as_deref().filter(|b| !shipline_core::git::is_valid_branch_name(b)) {
+            return Err(bad(format!("SHIPLINE_GIT_PUSH_BRANCH={b:?} is not a valid branch name")));
+        }
+        let push_refspec = get("SHIPLINE_GIT_PUSH_REFSPEC");
+        if let Some(r) = &push_refspec {
+            shipline_core::git::parse_push_refspec(r)
+                .map_err(|e| bad(format!("SHIPLINE_GIT_PUSH_REFSPEC={r:?}: {e}")))?;
+        }
+        let signing_text = match (get("SHIPLINE_SIGNING_KEY"), get("SHIPLINE_SIGNING_KEY_FILE")) {
+            (Some(_), Some(_)) => {
+                return Err(bad("set SHIPLINE_SIGNING_KEY or SHIPLINE_SIGNING_KEY_FILE, not both".into()));
+            }
+            (Some(text), None) => Some(("SHIPLINE_SIGNING_KEY".to_owned(), text)),
+            (None, Some(file)) => Some((
+                format!("SHIPLINE_SIGNING_KEY_FILE={file}"),
+                std::fs::read_to_string(&file).map_err(|e| bad(format!("SHIPLINE_SIGNING_KEY_FILE={file:?}: {e}")))?,
+            )),
+            (None, None) => None,
+        };
+        let signing_key = match signing_text {
+            Some((source, text)) => {
+                let passphrase = get("SHIPLINE_SIGNING_PASSPHRASE").map(Secret::new);
+                shipline_core::git::SigningKey::parse(&text, &source, passphrase.clone())
+                    .map_err(|e| bad(e.to_string()))?;
+                Some((source, Secret::new(text), passphrase))
+            }
+            None => None,
+        };
         Ok(Self {
+            signing_key,
+            push_branch,
+            push_refspec,
             author,
             git_url,
             branch: get("SHIPLINE_GIT_BRANCH"),

@@ -54,6 +54,7 @@ fn request(url: &str, auth: GitAuth, image: &str) -> UpdateRequest {
         trailers: vec![("Image-Source".into(), "e2e".into())],
         dry_run: false,
         author: None,
+        write: Default::default(),
     }
 }
 

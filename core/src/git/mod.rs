@@ -15,6 +15,11 @@ use crate::secret::Secret;
 
 pub mod codecommit;
 pub mod known_hosts;
+pub mod push;
+pub mod signing;
+
+pub use push::{LeasedUpdate, is_valid_branch_name, parse_push_refspec};
+pub use signing::SigningKey;
 
 use known_hosts::HostKeyStatus;
 
@@ -105,6 +110,12 @@ pub enum GitError {
         url: String,
         /// libgit2's reason.
         source: git2::Error,
+    },
+    /// A commit could not be signed.
+    #[error("signing the commit: {message}")]
+    Signing {
+        /// What failed (never key material).
+        message: String,
     },
     /// Reading a local file the operation needs (e.g. `known_hosts`).
     #[error("cannot read {path}: {source}")]

@@ -10,6 +10,7 @@ use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
 
+pub use crate::update::message::Automation;
 use crate::update::overlay::PolicyRef;
 use crate::update::overlay::tree;
 use crate::update::policy::flux::{ImagePolicySpec, NamespacedObjectReference};
@@ -25,10 +26,27 @@ pub struct UpdateConfig {
     pub policies: Vec<PolicyEntry>,
     /// Paths (relative to the repository root) whose files are updated.
     pub paths: Vec<String>,
-    /// The branch to update, when configured.
+    /// The branch to clone and update (Flux's `checkout.ref.branch`), when configured.
     pub branch: Option<String>,
+    /// Where commits go when not to `branch` (Flux's `push`).
+    pub push: PushSettings,
     /// Commit author and message.
     pub commit: CommitSettings,
+    /// The automation object a Flux `messageTemplate` sees as `.AutomationObject`.
+    pub automation: Automation,
+}
+
+/// Where the updater pushes (Flux's `spec.git.push`).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct PushSettings {
+    /// Branch that receives the commits: created from the checkout branch when missing, updated
+    /// on top of itself when present. `None` pushes to the checkout branch.
+    #[serde(default)]
+    pub branch: Option<String>,
+    /// A refspec (`SRC:DST`, no leading `+`) pushed as well, e.g. `refs/heads/auto:refs/heads/review`.
+    #[serde(default)]
+    pub refspec: Option<String>,
 }
 
 /// One image policy and what it updates.
@@ -54,14 +72,35 @@ pub struct CommitSettings {
     /// Author and committer e-mail.
     #[serde(default = "default_author_email")]
     pub author_email: String,
-    /// First line of the message; `{images}` is replaced by the new references, comma-separated.
+    /// The message. With `{{`, a Go template on Flux's data (see [`crate::update::message`]);
+    /// otherwise the subject, `{images}` replaced by the changed references, comma-separated.
     #[serde(default)]
     pub message_template: Option<String>,
+    /// Flux's `messageTemplateValues`: `.Values` in the template.
+    #[serde(default)]
+    pub message_template_values: BTreeMap<String, String>,
+    /// The template came from a Flux `ImageUpdateAutomation`: always a Go template.
+    #[serde(skip)]
+    pub flux_template: bool,
+}
+
+impl CommitSettings {
+    /// True when the message template is a Go template (always for Flux's, and for
+    /// shipline.yaml's when it has an action).
+    pub fn is_go_template(&self) -> bool {
+        self.message_template.as_deref().is_some_and(|t| self.flux_template || t.contains("{{"))
+    }
 }
 
 impl Default for CommitSettings {
     fn default() -> Self {
-        Self { author_name: default_author_name(), author_email: default_author_email(), message_template: None }
+        Self {
+            author_name: default_author_name(),
+            author_email: default_author_email(),
+            message_template: None,
+            message_template_values: BTreeMap::new(),
+            flux_template: false,
+        }
     }
 }
 
@@ -133,6 +172,8 @@ struct ShiplineFile {
     paths: Vec<String>,
     #[serde(default)]
     branch: Option<String>,
+    #[serde(default)]
+    push: Option<PushSettings>,
     #[serde(default)]
     commit: Option<CommitSettings>,
     #[serde(default)]
@@ -226,9 +267,14 @@ struct AutomationRef {
 }
 
 #[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "camelCase")]
 struct AutomationCommit {
     #[serde(default)]
     author: Option<AutomationAuthor>,
+    #[serde(default)]
+    message_template: Option<String>,
+    #[serde(default)]
+    message_template_values: BTreeMap<String, String>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -243,6 +289,8 @@ struct AutomationAuthor {
 struct AutomationPush {
     #[serde(default)]
     branch: Option<String>,
+    #[serde(default)]
+    refspec: Option<String>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -261,8 +309,14 @@ pub fn load(repo_root: &Path, config: &str) -> Result<UpdateConfig, ConfigError>
         tree::TreeError::Io { path, source } => ConfigError::Io { path, source },
         other => ConfigError::Invalid { path: start.clone(), message: other.to_string() },
     })?;
-    let mut out =
-        UpdateConfig { policies: Vec::new(), paths: Vec::new(), branch: None, commit: CommitSettings::default() };
+    let mut out = UpdateConfig {
+        policies: Vec::new(),
+        paths: Vec::new(),
+        branch: None,
+        push: PushSettings::default(),
+        commit: CommitSettings::default(),
+        automation: Automation::default(),
+    };
     let mut repositories: BTreeMap<(String, String), String> = BTreeMap::new();
     let mut flux_policies: Vec<(PathBuf, FluxObject<ImagePolicySpec>)> = Vec::new();
     for file in files {
@@ -291,6 +345,10 @@ pub fn load(repo_root: &Path, config: &str) -> Result<UpdateConfig, ConfigError>
                 "ImageUpdateAutomation" if flux => {
                     let o: FluxObject<AutomationSpec> =
                         serde_json::from_value(doc).map_err(|e| typed("ImageUpdateAutomation", e))?;
+                    out.automation = Automation {
+                        namespace: o.metadata.namespace.clone().unwrap_or_else(|| FLUX_DEFAULT_NAMESPACE.into()),
+                        name: o.metadata.name.clone(),
+                    };
                     apply_automation(repo_root, &file, o.spec, &mut out)?;
                 }
                 "ShiplineConfig" | "" if doc.get("policies").is_some() || kind == "ShiplineConfig" => {
@@ -348,7 +406,12 @@ fn apply_shipline(root: &Path, file: &Path, f: ShiplineFile, out: &mut UpdateCon
         out.paths.push(p);
     }
     out.branch = f.branch.or(out.branch.take());
+    if let Some(push) = f.push {
+        check_push(file, &push, "push")?;
+        out.push = push;
+    }
     if let Some(commit) = f.commit {
+        check_template(file, &commit, "commit.messageTemplate")?;
         out.commit = commit;
     }
     for p in f.policies {
@@ -401,18 +464,55 @@ fn apply_automation(root: &Path, file: &Path, spec: AutomationSpec, out: &mut Up
         checked_join(root, &path, file, "spec.update.path")?;
         out.paths.push(path);
     }
-    let push = spec.git.push.and_then(|p| p.branch);
-    let checkout = spec.git.checkout.and_then(|c| c.reference).and_then(|r| r.branch);
-    if let Some(branch) = push.or(checkout) {
+    // Flux: `checkout.ref` is what is cloned, `push.branch` where commits go.
+    if let Some(branch) = spec.git.checkout.and_then(|c| c.reference).and_then(|r| r.branch) {
         out.branch.get_or_insert(branch);
     }
-    if let Some(author) = spec.git.commit.and_then(|c| c.author) {
-        if let Some(name) = author.name {
-            out.commit.author_name = name;
+    if let Some(push) = spec.git.push {
+        let push = PushSettings { branch: push.branch, refspec: push.refspec };
+        check_push(file, &push, "spec.git.push")?;
+        out.push = push;
+    }
+    if let Some(commit) = spec.git.commit {
+        if let Some(author) = commit.author {
+            if let Some(name) = author.name {
+                out.commit.author_name = name;
+            }
+            if let Some(email) = author.email {
+                out.commit.author_email = email;
+            }
         }
-        if let Some(email) = author.email {
-            out.commit.author_email = email;
+        if let Some(template) = commit.message_template {
+            // Flux's template is always a Go template, with or without actions.
+            out.commit.message_template = Some(template);
+            out.commit.flux_template = true;
+            out.commit.message_template_values = commit.message_template_values;
+            check_template(file, &out.commit, "spec.git.commit.messageTemplate")?;
         }
+    }
+    Ok(())
+}
+
+/// A Go message template must parse; the error names the file, the field and the line.
+fn check_template(file: &Path, commit: &CommitSettings, field: &str) -> Result<(), ConfigError> {
+    match commit.message_template.as_deref() {
+        Some(t) if commit.is_go_template() => crate::update::template::Template::parse(t)
+            .map(|_| ())
+            .map_err(|e| ConfigError::Invalid { path: file.into(), message: format!("{field}: {e}") }),
+        _ => Ok(()),
+    }
+}
+
+/// A push branch must be a plain branch name and a refspec must not force.
+fn check_push(file: &Path, push: &PushSettings, field: &str) -> Result<(), ConfigError> {
+    let invalid = |message: String| ConfigError::Invalid { path: file.into(), message };
+    if let Some(branch) = &push.branch
+        && !crate::git::is_valid_branch_name(branch)
+    {
+        return Err(invalid(format!("{field}.branch {branch:?}: not a valid branch name")));
+    }
+    if let Some(refspec) = &push.refspec {
+        crate::git::parse_push_refspec(refspec).map_err(|e| invalid(format!("{field}.refspec {refspec:?}: {e}")))?;
     }
     Ok(())
 }

@@ -8,13 +8,17 @@
 //! - [`overlay`]: the editing engine (Flux setter markers, kustomization `images:` entries);
 //! - [`policy`]: Flux image policies (numerical, alphabetical, semver) and `branch-commit-build`;
 //! - [`config`]: `shipline.yaml` or Flux image-automation objects as configuration;
+//! - [`template`]: Go `text/template`, for Flux's commit `messageTemplate`;
+//! - [`message`]: commit messages (default, or a template on Flux's data) and trailers;
 //! - [`updater`]: one update of a git repository, race-safe and never backwards;
 //! - [`local`]: one update of a local tree, checked like a git update;
 //! - [`yaml`]: reading untrusted YAML with alias expansion bounded in bytes.
 
 pub mod config;
 pub mod local;
+pub mod message;
 pub mod overlay;
 pub mod policy;
+pub mod template;
 pub mod updater;
 pub mod yaml;

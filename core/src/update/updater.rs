@@ -4,6 +4,10 @@
 //! Race safety: a push that the server rejects as not a fast-forward (someone else pushed
 //! first) is retried from a fresh clone of the new tip, re-evaluating every policy there, so a
 //! concurrent newer update is never overwritten by an older one. There is no force push.
+//!
+//! Branches (Flux's `spec.git`): the checkout branch is cloned; commits go to the push branch
+//! when one is set, which is created from the checkout branch when missing and updated on top of
+//! itself when present. Every ref update is a compare-and-swap on the value that was read.
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -12,7 +16,8 @@ use std::time::Duration;
 use crate::git::{self, GitAuth, GitError, Remote};
 use crate::image::{Candidate, ImageRef};
 use crate::update::config::{self, PolicyEntry, UpdateConfig};
-use crate::update::overlay::{FileUpdate, Target, TreeError, Updates, tree};
+use crate::update::message;
+use crate::update::overlay::{FileUpdate, PolicyRef, Target, TreeError, Updates, tree};
 
 /// How many times a rejected push is retried from a fresh clone.
 pub const MAX_PUSH_ATTEMPTS: u32 = 24;
@@ -37,6 +42,19 @@ pub struct UpdateRequest {
     pub dry_run: bool,
     /// Commit author `(name, email)`, overriding the repository configuration's.
     pub author: Option<(String, String)>,
+    /// Where commits go and how they are signed, overriding the configuration's.
+    pub write: WriteOptions,
+}
+
+/// Push branch, refspec and signing for one update; `None` fields take the configuration's.
+#[derive(Debug, Clone, Default)]
+pub struct WriteOptions {
+    /// Branch the commits are pushed to (Flux's `push.branch`).
+    pub push_branch: Option<String>,
+    /// A refspec pushed as well (Flux's `push.refspec`).
+    pub push_refspec: Option<String>,
+    /// Sign every commit with this key (SSH or OpenPGP).
+    pub signing_key: Option<git::SigningKey>,
 }
 
 /// What an update did.
@@ -44,8 +62,12 @@ pub struct UpdateRequest {
 pub struct UpdateOutcome {
     /// The pushed commit, `None` when nothing changed or on a dry run.
     pub commit: Option<String>,
-    /// The branch.
+    /// The branch the commit was (or would be) pushed to.
     pub branch: String,
+    /// The branch that was cloned (the same as `branch` unless a push branch is set).
+    pub checkout_branch: String,
+    /// The commit message (when something changed).
+    pub message: Option<String>,
     /// The files with changes, skips or ignored markers (relative paths).
     pub files: Vec<FileUpdate>,
     /// The new reference chosen for each policy (`NS:NAME` → reference).
@@ -87,6 +109,9 @@ pub enum UpdateError {
         /// What is wrong.
         message: String,
     },
+    /// The commit message template failed.
+    #[error("commit message template in the repository's configuration: {0}")]
+    CommitMessage(crate::update::template::TemplateError),
     /// Every push was rejected because others kept pushing first.
     #[error("{url}: push rejected {attempts} times because the branch kept moving; try again later")]
     Contended {
@@ -121,22 +146,39 @@ pub fn run(req: &UpdateRequest, lookup: Option<&CandidateLookup<'_>>) -> Result<
     for (key, value) in &req.trailers {
         check_trailer(key, value)?;
     }
-    let branch = req.branch.clone().unwrap_or_else(|| config::DEFAULT_BRANCH.to_owned());
+    let mut checkout = req.branch.clone().unwrap_or_else(|| config::DEFAULT_BRANCH.to_owned());
+    let mut checkout_from_config = false;
     let remote = Remote::new(&req.url, &req.auth);
     let mut attempt = 0;
     loop {
         attempt += 1;
         let scratch = tempfile::Builder::new().prefix("shipline-update-").tempdir().map_err(UpdateError::Scratch)?;
-        let repo = remote.clone_branch(&branch, scratch.path(), Some(1))?;
-        let base = repo.head().and_then(|h| h.peel_to_commit()).map(|c| c.id()).map_err(|source| GitError::Remote {
-            action: "reading the clone of",
-            url: remote.shown_url(),
-            source,
-        })?;
-        let (mut outcome, cfg) = plan(scratch.path(), req, lookup)?;
-        outcome.branch = branch.clone();
+        let repo = remote.clone_branch(&checkout, scratch.path(), Some(1))?;
+        let cloned = head_commit(&repo, &remote)?;
+        let cfg = config::load(scratch.path(), &req.config_path)?;
+        // The configuration names the checkout branch when the caller did not: clone that one.
+        if req.branch.is_none()
+            && !checkout_from_config
+            && let Some(wanted) = cfg.branch.clone().filter(|b| *b != checkout)
+        {
+            checkout = wanted;
+            checkout_from_config = true;
+            attempt -= 1;
+            continue;
+        }
+        let push_branch = req.write.push_branch.clone().or_else(|| cfg.push.branch.clone()).unwrap_or(checkout.clone());
+        let expected =
+            if push_branch == checkout { cloned } else { switch_to_push_branch(&remote, &repo, &push_branch, cloned)? };
+        let (mut outcome, cfg) = plan_with(scratch.path(), cfg, req, lookup)?;
+        outcome.branch = push_branch.clone();
+        outcome.checkout_branch = checkout.clone();
         outcome.attempts = attempt;
-        if !outcome.changed() || req.dry_run {
+        if !outcome.changed() {
+            return Ok(outcome);
+        }
+        let message = commit_message(&cfg, &outcome, scratch.path(), &req.trailers)?;
+        outcome.message = Some(message.clone());
+        if req.dry_run {
             return Ok(outcome);
         }
         validate(scratch.path(), &outcome.files)?;
@@ -161,17 +203,24 @@ pub fn run(req: &UpdateRequest, lookup: Option<&CandidateLookup<'_>>) -> Result<
             url: remote.shown_url(),
             source,
         })?;
-        let message = commit_message(&cfg, &outcome, scratch.path(), &req.trailers);
-        let Some(commit) = git::commit_all(&repo, &message, &author)? else {
+        let committed = match &req.write.signing_key {
+            Some(key) => git::signing::commit_all_signed(&repo, &message, &author, key)?,
+            None => git::commit_all(&repo, &message, &author)?,
+        };
+        let Some(commit) = committed else {
             return Ok(outcome);
         };
-        match remote.push_branch(&repo, &branch, base) {
+        let update = git::LeasedUpdate { commit, remote_ref: format!("refs/heads/{push_branch}"), expected };
+        match remote.push_leased(&repo, &[update]) {
             Ok(()) => {
                 outcome.commit = Some(commit.to_string());
+                if let Some(refspec) = req.write.push_refspec.as_deref().or(cfg.push.refspec.as_deref()) {
+                    push_refspec(&remote, &repo, refspec)?;
+                }
                 return Ok(outcome);
             }
             Err(GitError::PushRejected { .. }) if attempt < MAX_PUSH_ATTEMPTS => {
-                tracing::info!(attempt, branch, "push rejected (branch moved), retrying on the new tip");
+                tracing::info!(attempt, branch = push_branch, "push rejected (branch moved), retrying on the new tip");
                 std::thread::sleep(backoff(attempt));
             }
             Err(GitError::PushRejected { .. }) => {
@@ -192,6 +241,66 @@ pub fn check_trailer(key: &str, value: &str) -> Result<(), UpdateError> {
     if value.chars().any(char::is_control) {
         return Err(bad(format!("{key}: the value must be one line without control characters, got {value:?}")));
     }
+    Ok(())
+}
+
+fn head_commit(repo: &git2::Repository, remote: &Remote<'_>) -> Result<git2::Oid, UpdateError> {
+    let oid = repo.head().and_then(|h| h.peel_to_commit()).map(|c| c.id());
+    oid.map_err(|source| GitError::Remote { action: "reading the clone of", url: remote.shown_url(), source }.into())
+}
+
+/// Flux's switch to the push branch: when the remote has it, work on its tip (the update goes
+/// on top of it); when not, start it at the checkout branch's tip. Returns the value the remote
+/// branch must still have when pushed (zero: it must still be absent).
+fn switch_to_push_branch(
+    remote: &Remote<'_>,
+    repo: &git2::Repository,
+    branch: &str,
+    checkout_tip: git2::Oid,
+) -> Result<git2::Oid, UpdateError> {
+    let tracking = format!("refs/remotes/origin/{branch}");
+    remote.fetch(repo, &[&format!("+refs/heads/{branch}:{tracking}")], Some(1))?;
+    let local =
+        |source| GitError::Remote { action: "switching to the push branch in", url: remote.shown_url(), source };
+    let (start, expected) = match repo.find_reference(&tracking).and_then(|r| r.peel_to_commit()) {
+        Ok(commit) => (commit.id(), commit.id()),
+        Err(_) => (checkout_tip, git2::Oid::ZERO_SHA1),
+    };
+    let commit = repo.find_commit(start).map_err(local)?;
+    repo.branch(branch, &commit, true).map_err(local)?;
+    repo.checkout_tree(commit.as_object(), Some(git2::build::CheckoutBuilder::new().force())).map_err(local)?;
+    repo.set_head(&format!("refs/heads/{branch}")).map_err(local)?;
+    Ok(expected)
+}
+
+/// Pushes `refspec` after the branch: a compare-and-swap on the destination's current value,
+/// which must be absent or an ancestor of what is pushed (never a forced update).
+fn push_refspec(remote: &Remote<'_>, repo: &git2::Repository, refspec: &str) -> Result<(), UpdateError> {
+    let invalid = |message: String| UpdateError::Invalid { path: format!("push refspec {refspec:?}"), message };
+    let (src, dst) = git::parse_push_refspec(refspec).map_err(invalid)?;
+    let commit = repo
+        .revparse_single(&src)
+        .and_then(|o| o.peel_to_commit())
+        .map_err(|e| invalid(format!("{src} does not name a commit here: {}", e.message())))?
+        .id();
+    let current = remote.list_refs(repo)?.into_iter().find(|(name, _)| *name == dst).map(|(_, oid)| oid);
+    let expected = match current {
+        None => git2::Oid::ZERO_SHA1,
+        Some(oid) if oid == commit => return Ok(()),
+        Some(oid) => {
+            remote.fetch(repo, &[&format!("+{dst}:refs/shipline/lease")], None)?;
+            if !repo.graph_descendant_of(commit, oid).unwrap_or(false) {
+                return Err(GitError::PushRejected {
+                    url: remote.shown_url(),
+                    reference: dst,
+                    reason: format!("{commit} is not a fast-forward of {oid}; shipline never force-pushes"),
+                }
+                .into());
+            }
+            oid
+        }
+    };
+    remote.push_leased(repo, &[git::LeasedUpdate { commit, remote_ref: dst, expected }])?;
     Ok(())
 }
 
@@ -217,7 +326,15 @@ fn plan(
     req: &UpdateRequest,
     lookup: Option<&CandidateLookup<'_>>,
 ) -> Result<(UpdateOutcome, UpdateConfig), UpdateError> {
-    let cfg = config::load(root, &req.config_path)?;
+    plan_with(root, config::load(root, &req.config_path)?, req, lookup)
+}
+
+fn plan_with(
+    root: &Path,
+    cfg: UpdateConfig,
+    req: &UpdateRequest,
+    lookup: Option<&CandidateLookup<'_>>,
+) -> Result<(UpdateOutcome, UpdateConfig), UpdateError> {
     let mut candidates = req.candidates.clone();
     if let Some(lookup) = lookup {
         for (repository, found) in lookup(&cfg).map_err(UpdateError::Candidates)? {
@@ -235,7 +352,16 @@ fn plan(
         let allow = |target: &Target, old: &str, new: &str| allow_change(&cfg.policies, target, old, new);
         files = tree::plan(&paths, &updates, &allow)?;
     }
-    Ok((UpdateOutcome { commit: None, branch: String::new(), files, chosen, attempts: 0 }, cfg))
+    let outcome = UpdateOutcome {
+        commit: None,
+        branch: String::new(),
+        checkout_branch: String::new(),
+        message: None,
+        files,
+        chosen,
+        attempts: 0,
+    };
+    Ok((outcome, cfg))
 }
 
 /// The newest candidate of every policy whose repository has candidates.
@@ -312,26 +438,32 @@ fn validate(root: &Path, files: &[FileUpdate]) -> Result<(), UpdateError> {
     Ok(())
 }
 
-/// `Update images: <refs>`, one line per change, then trailers.
-fn commit_message(cfg: &UpdateConfig, outcome: &UpdateOutcome, root: &Path, trailers: &[(String, String)]) -> String {
-    let images: Vec<&str> = outcome.chosen.values().map(String::as_str).collect();
-    let subject = match &cfg.commit.message_template {
-        Some(t) => t.replace("{images}", &images.join(", ")),
-        None => format!("Update images: {}", images.join(", ")),
+/// The commit message: Flux's template on Flux's data, or the default (only the images that
+/// changed in the subject), then the trailers.
+fn commit_message(
+    cfg: &UpdateConfig,
+    outcome: &UpdateOutcome,
+    root: &Path,
+    trailers: &[(String, String)],
+) -> Result<String, UpdateError> {
+    let mut images: BTreeMap<Target, (ImageRef, PolicyRef)> = BTreeMap::new();
+    for entry in &cfg.policies {
+        let Some(image) = outcome.chosen.get(&entry.policy_ref.to_string()).and_then(|r| ImageRef::parse(r).ok())
+        else {
+            continue;
+        };
+        images.insert(Target::Policy(entry.policy_ref.clone()), (image.clone(), entry.policy_ref.clone()));
+        for name in &entry.kustomize_images {
+            images.insert(Target::ImageName(name.clone()), (image.clone(), entry.policy_ref.clone()));
+        }
+    }
+    let records = message::records(root, &outcome.files, &images);
+    let body = match cfg.commit.message_template.as_deref() {
+        Some(t) if cfg.commit.is_go_template() => {
+            message::render_flux(t, &cfg.automation, &cfg.commit.message_template_values, &records)
+                .map_err(UpdateError::CommitMessage)?
+        }
+        legacy => message::default_message(&records, legacy),
     };
-    let mut message = format!("{subject}\n\n");
-    for file in outcome.files.iter().filter(|f| f.is_changed()) {
-        let shown = file.path.strip_prefix(root).unwrap_or(&file.path).display().to_string();
-        for c in &file.edit.changes {
-            let old = c.old.as_deref().unwrap_or("(added)");
-            message.push_str(&format!("{shown}: {old} -> {}\n", c.new));
-        }
-    }
-    if !trailers.is_empty() {
-        message.push('\n');
-        for (key, value) in trailers {
-            message.push_str(&format!("{key}: {value}\n"));
-        }
-    }
-    message
+    Ok(message::with_trailers(body, trailers))
 }
