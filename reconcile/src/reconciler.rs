@@ -121,6 +121,10 @@ pub async fn reconcile_and_report(sync: &mut Sync, ctx: &Context, mode: Mode) ->
         Ok(o) => tracing::info!(sync = name, revision = o.revision, summary = o.summary(), "applied"),
         Err(e) => tracing::warn!(sync = name, reason = e.reason(), error = %e, "reconcile failed"),
     }
+    if matches!(result, Err(ReconcileError::StateUnrecordable { .. })) {
+        // Nowhere to record it: the error says why; the logs carry it.
+        return result;
+    }
     if let Err(e) = report(sync, ctx, &result).await {
         tracing::warn!(sync = name, error = %e, "could not record status");
     }
