@@ -155,10 +155,10 @@ EOF
   # A clean environment: no proxy variables reach containerd's pulls.
   node_start containerd env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin containerd -c "$s/etc/containerd.toml"
   node_wait containerd ctr -a "$sock" version
-  gcc -static -Os -o "$s/img/pause" "$HERE/pause.c"
-  strip "$s/img/pause"
+  gcc -static -Os -o "$s/img/pause.bin" "$HERE/pause.c"
+  strip "$s/img/pause.bin"
   python3 "$HERE/../../scripts/oci-image.py" --out "$s/img/pause" --archive "$s/img/pause.tar" --name k8s.gcr.io/pause:3.2 \
-    --entrypoint '["/pause"]' --user 65535:65535 "file:$s/img/pause:/pause:755" >/dev/null
+    --entrypoint '["/pause"]' --user 65535:65535 "file:$s/img/pause.bin:/pause:755" >/dev/null
   ctr -a "$sock" -n k8s.io images import "$s/img/pause.tar" >/dev/null
 
   # --- kubelet ---
@@ -303,6 +303,9 @@ node_stop() { # node_stop NAME: SIGTERM, up to 15 s, then SIGKILL
 
 # Stops the node and undoes every host change; every wait is bounded. Safe to run twice.
 node_down() {
+  # best effort, every step: a failed step must not leave the rest undone
+  local -
+  set +e +o pipefail
   local s sock kubectl=$K8S_BIN/kubectl
   s=$(node_state)
   [ -d "$s/pid" ] || return 0
