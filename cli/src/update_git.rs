@@ -30,6 +30,10 @@ pub struct GitArgs {
     /// passphrase is read from SHIPLINE_SIGNING_PASSPHRASE.
     #[arg(long, value_name = "FILE", requires = "git")]
     signing_key: Option<PathBuf>,
+    /// After pushing to a push branch, open (or update: one per push branch) a pull request into
+    /// the checkout branch on this host, listing every change and its provenance.
+    #[arg(long, value_name = "HOST", value_parser = ["codecommit"], requires = "git")]
+    pull_request: Option<String>,
     /// Configuration inside the repository: shipline.yaml, or a directory of Flux image manifests.
     #[arg(long, value_name = "PATH", default_value = "shipline.yaml", requires = "git")]
     config: String,
@@ -175,10 +179,51 @@ pub fn run(args: &GitArgs, url: &str, dry_run: bool, json: bool) -> Result<(), S
         updater::run(&req, None)
     }
     .map_err(|e| e.to_string())?;
-    report(&outcome, dry_run, json)
+    let pull_request = match (&args.pull_request, dry_run) {
+        (Some(_), false) => pull_request(url, &outcome, &req.trailers)?,
+        _ => None,
+    };
+    report(&outcome, dry_run, json, pull_request.as_ref())
 }
 
-fn report(outcome: &UpdateOutcome, dry_run: bool, json: bool) -> Result<(), String> {
+/// The CodeCommit repository name of an HTTPS or SSH CodeCommit URL (`.../v1/repos/NAME`).
+fn codecommit_repository(url: &str) -> Result<String, String> {
+    let name = url.trim_end_matches('/').rsplit_once("/repos/").map(|(_, n)| n.trim_end_matches(".git"));
+    name.filter(|n| !n.is_empty() && !n.contains('/'))
+        .map(str::to_owned)
+        .ok_or_else(|| format!("--pull-request codecommit: {url:?} is not a CodeCommit URL (.../v1/repos/NAME)"))
+}
+
+fn pull_request(
+    url: &str,
+    outcome: &UpdateOutcome,
+    trailers: &[(String, String)],
+) -> Result<Option<(String, &'static str)>, String> {
+    let repository = codecommit_repository(url)?;
+    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().map_err(|e| e.to_string())?;
+    rt.block_on(async {
+        let sdk = shipline_core::aws::load_sdk_config().await;
+        let host = git::pull_request::CodeCommit::from_sdk(&repository, &sdk).await.map_err(|e| e.to_string())?;
+        let done = shipline_core::update::review::open_or_update(&host, outcome, trailers).await;
+        let done =
+            done.map_err(|e| format!("{e} (the commit {} was pushed)", outcome.commit.as_deref().unwrap_or("")))?;
+        Ok(done.map(|(pr, action)| {
+            let action = match action {
+                git::pull_request::PullRequestAction::Created => "created",
+                git::pull_request::PullRequestAction::Updated => "updated",
+                git::pull_request::PullRequestAction::Unchanged => "unchanged",
+            };
+            (pr.id, action)
+        }))
+    })
+}
+
+fn report(
+    outcome: &UpdateOutcome,
+    dry_run: bool,
+    json: bool,
+    pull_request: Option<&(String, &'static str)>,
+) -> Result<(), String> {
     for file in &outcome.files {
         for ignored in &file.edit.ignored {
             tracing::warn!("{}:{}: ignored marker: {}", file.path.display(), ignored.line, ignored.reason);
@@ -199,6 +244,8 @@ fn report(outcome: &UpdateOutcome, dry_run: bool, json: bool) -> Result<(), Stri
         let out = serde_json::json!({
             "commit": outcome.commit, "branch": outcome.branch, "attempts": outcome.attempts,
             "chosen": outcome.chosen, "changed": outcome.changed(), "dry_run": dry_run, "files": files,
+            "checkout_branch": outcome.checkout_branch,
+            "pull_request": pull_request.map(|(id, action)| serde_json::json!({"id": id, "action": action})),
         });
         return crate::out::json(&out);
     }
@@ -211,7 +258,11 @@ fn report(outcome: &UpdateOutcome, dry_run: bool, json: bool) -> Result<(), Stri
     }
     match &outcome.commit {
         Some(commit) => {
-            crate::out::line(&format!("pushed {commit} to {} ({} attempt(s))", outcome.branch, outcome.attempts))
+            crate::out::line(&format!("pushed {commit} to {} ({} attempt(s))", outcome.branch, outcome.attempts))?;
+            match pull_request {
+                Some((id, action)) => crate::out::line(&format!("pull request {id} {action}")),
+                None => Ok(()),
+            }
         }
         None => crate::out::line("no changes"),
     }

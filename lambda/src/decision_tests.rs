@@ -87,6 +87,7 @@ fn decisions_table() {
         branch: "main".into(),
         checkout_branch: "main".into(),
         message: None,
+        records: Vec::new(),
         files: Vec::new(),
         chosen: BTreeMap::new(),
         attempts: 1,

@@ -9,6 +9,7 @@ mod ecr_candidates;
 mod images;
 mod install_manifests;
 mod lambda;
+mod pull_request;
 mod reconcile;
 mod signing;
 mod smoke_aws;

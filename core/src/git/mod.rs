@@ -15,6 +15,7 @@ use crate::secret::Secret;
 
 pub mod codecommit;
 pub mod known_hosts;
+pub mod pull_request;
 pub mod push;
 pub mod signing;
 

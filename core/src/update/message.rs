@@ -129,6 +129,33 @@ pub fn render_flux(
     template::render(source, &flux_data(automation, values, records))
 }
 
+/// One pull-request description entry for a pushed commit: every change with its file and
+/// object, and the commit's provenance trailers (CodeBuild build, digest, pipeline execution).
+pub fn pull_request_entry(commit: &str, records: &[ChangeRecord], trailers: &[(String, String)]) -> String {
+    let mut out = format!(
+        "Commit {commit}
+
+"
+    );
+    for r in records {
+        let old = if r.old.is_empty() { "(added)" } else { r.old.as_str() };
+        let object =
+            if r.object.kind.is_empty() { String::new() } else { format!(" ({} {})", r.object.kind, r.object.name) };
+        out.push_str(&format!(
+            "- {}{object}: {old} -> {}
+",
+            r.file, r.new
+        ));
+    }
+    if !trailers.is_empty() {
+        out.push('\n');
+        for (k, v) in trailers {
+            out.push_str(&format!("{k}: {v}\n"));
+        }
+    }
+    out
+}
+
 /// Appends `Key: value` trailers after a blank line.
 pub fn with_trailers(mut message: String, trailers: &[(String, String)]) -> String {
     if trailers.is_empty() {

@@ -68,6 +68,8 @@ pub struct UpdateOutcome {
     pub checkout_branch: String,
     /// The commit message (when something changed).
     pub message: Option<String>,
+    /// Every changed value with its file, object and image (when something changed).
+    pub records: Vec<message::ChangeRecord>,
     /// The files with changes, skips or ignored markers (relative paths).
     pub files: Vec<FileUpdate>,
     /// The new reference chosen for each policy (`NS:NAME` → reference).
@@ -176,8 +178,9 @@ pub fn run(req: &UpdateRequest, lookup: Option<&CandidateLookup<'_>>) -> Result<
         if !outcome.changed() {
             return Ok(outcome);
         }
-        let message = commit_message(&cfg, &outcome, scratch.path(), &req.trailers)?;
+        let (message, records) = commit_message(&cfg, &outcome, scratch.path(), &req.trailers)?;
         outcome.message = Some(message.clone());
+        outcome.records = records;
         if req.dry_run {
             return Ok(outcome);
         }
@@ -357,6 +360,7 @@ fn plan_with(
         branch: String::new(),
         checkout_branch: String::new(),
         message: None,
+        records: Vec::new(),
         files,
         chosen,
         attempts: 0,
@@ -445,7 +449,7 @@ fn commit_message(
     outcome: &UpdateOutcome,
     root: &Path,
     trailers: &[(String, String)],
-) -> Result<String, UpdateError> {
+) -> Result<(String, Vec<message::ChangeRecord>), UpdateError> {
     let mut images: BTreeMap<Target, (ImageRef, PolicyRef)> = BTreeMap::new();
     for entry in &cfg.policies {
         let Some(image) = outcome.chosen.get(&entry.policy_ref.to_string()).and_then(|r| ImageRef::parse(r).ok())
@@ -465,5 +469,5 @@ fn commit_message(
         }
         legacy => message::default_message(&records, legacy),
     };
-    Ok(message::with_trailers(body, trailers))
+    Ok((message::with_trailers(body, trailers), records))
 }

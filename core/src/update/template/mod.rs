@@ -13,6 +13,7 @@
 mod exec;
 pub mod funcs;
 mod parse;
+mod printf;
 
 use std::fmt::Write as _;
 
