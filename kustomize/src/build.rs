@@ -381,6 +381,13 @@ fn run_step(
             generator::run(&sub, dir, resources)?;
             transform_all(&sub, dir, resources, tc, record)
         }
+        plugins::Step::Objects(objs) => {
+            let mut seen: HashSet<IdKey> = resources.iter().map(|r| id_key(&r.cur_id())).collect();
+            for obj in objs {
+                append(resources, &mut seen, Resource::new(obj, k.file.clone())?, &k.file)?;
+            }
+            Ok(())
+        }
         plugins::Step::Pairs { pairs, specs } => {
             transform::meta::add_pairs(resources, &pairs, &specs).map_err(fail("transformers"))
         }

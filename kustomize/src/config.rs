@@ -292,6 +292,12 @@ pub fn var_references() -> Vec<F> {
             if kind == "StatefulSet" && f == "volumes/nfs/server" {
                 continue;
             }
+            // kustomize's table has this one without the pod template's `spec` (measured: a
+            // var there is expanded, one under `template/spec/volumes` is not looked at).
+            if kind == "CronJob" && f == "volumes/nfs/server" {
+                v.push(F::kind(kind, "spec/jobTemplate/spec/template/volumes/nfs/server", false));
+                continue;
+            }
             v.push(F::kind(kind, &format!("{prefix}/{f}"), false));
         }
     }

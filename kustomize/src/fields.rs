@@ -4,8 +4,27 @@ use std::cell::RefCell;
 use std::path::Path;
 
 use crate::Error;
-use crate::kustomization::Selector;
 use crate::yaml::{Map, Value};
+
+/// A resource selector (patch `target`, replacement `source`/`select`/`reject`). Lives here,
+/// the lowest module that reads it, so readers of selectors need not import the kustomization.
+#[derive(Debug, Clone, Default)]
+pub struct Selector {
+    /// API group.
+    pub group: Option<String>,
+    /// API version.
+    pub version: Option<String>,
+    /// Kind.
+    pub kind: Option<String>,
+    /// Name (a regular expression, anchored).
+    pub name: Option<String>,
+    /// Namespace (a regular expression, anchored).
+    pub namespace: Option<String>,
+    /// Label selector (`a=b,c!=d,e in (f)`).
+    pub label_selector: Option<String>,
+    /// Annotation selector.
+    pub annotation_selector: Option<String>,
+}
 
 /// Reads fields with errors that name the file and the field.
 pub(crate) struct Fields<'a> {
@@ -197,6 +216,16 @@ impl<'a> Obj<'a> {
     /// A nested struct field (empty when absent).
     pub(crate) fn obj(&self, name: &str) -> Result<Obj<'a>, Error> {
         Obj::new(self.f, self.get(name).unwrap_or(&Value::Null), &self.at(name))
+    }
+
+    /// The error for a missing required field `name`. A key that is none of `known` (the
+    /// struct's fields) is reported first: a misspelled required field is named as unknown,
+    /// as kustomize's decoder reports it, rather than as missing.
+    pub(crate) fn missing(&self, name: &str, known: &[&str], message: &str) -> Error {
+        match self.m.keys().find(|k| !known.iter().any(|n| n.eq_ignore_ascii_case(k))) {
+            Some(k) => Error::UnknownField { file: self.f.file.to_path_buf(), field: self.at(k) },
+            None => self.err(name, message),
+        }
     }
 
     /// Fails on the first key no field read.

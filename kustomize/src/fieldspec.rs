@@ -59,7 +59,7 @@ impl FieldSpec {
     }
 }
 
-/// Splits a field path on unescaped slashes and drops `[]` list markers.
+/// Splits a field path on unescaped slashes (`a[]` segments mark lists).
 pub fn split_path(path: &str) -> Vec<String> {
     let mut out = Vec::new();
     let mut cur = String::new();
@@ -75,7 +75,9 @@ pub fn split_path(path: &str) -> Vec<String> {
         }
     }
     out.push(cur);
-    out.into_iter().map(|s| s.strip_suffix("[]").map(str::to_string).unwrap_or(s)).filter(|s| !s.is_empty()).collect()
+    // `[]` list markers stay on their segment: `visit` never creates a list it would have to
+    // invent elements for (kustomize does not create `volumeClaimTemplates`).
+    out.into_iter().filter(|s| !s.is_empty() && s != "[]").collect()
 }
 
 /// Calls `f` on every value at `path` under `obj`, descending into every element of the
@@ -85,12 +87,16 @@ pub fn visit(obj: &mut Map, path: &[String], create: bool, f: &mut dyn FnMut(&mu
     let Some((key, rest)) = path.split_first() else {
         return;
     };
+    let (key, list) = match key.strip_suffix("[]") {
+        Some(k) => (k, true),
+        None => (key.as_str(), false),
+    };
     if !obj.contains_key(key) {
-        if !create {
+        if !create || list {
             return;
         }
         let fresh = if rest.is_empty() { Value::Null } else { Value::Map(Map::new()) };
-        obj.insert(key.clone(), fresh);
+        obj.insert(key.to_string(), fresh);
     }
     let child = obj.get_mut(key).expect("present");
     visit_value(child, rest, create, f);
@@ -137,7 +143,7 @@ mod tests {
             split_path("metadata/annotations/nginx.ingress.kubernetes.io\\/auth-secret"),
             ["metadata", "annotations", "nginx.ingress.kubernetes.io/auth-secret"]
         );
-        assert_eq!(split_path("spec/volumeClaimTemplates[]/metadata"), ["spec", "volumeClaimTemplates", "metadata"]);
+        assert_eq!(split_path("spec/volumeClaimTemplates[]/metadata"), ["spec", "volumeClaimTemplates[]", "metadata"]);
     }
 
     #[test]

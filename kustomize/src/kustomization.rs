@@ -15,28 +15,10 @@ const UNSUPPORTED: &[(&str, &str)] = &[
     ("helmCharts", "helm inflation runs an external program; render the chart and list the output under `resources`"),
     ("helmGlobals", "helm inflation runs an external program"),
     ("helmChartInflationGenerator", "helm inflation runs an external program"),
-    ("openapi", "custom OpenAPI schemas are not implemented yet"),
     ("inventory", "inventory objects are not implemented"),
 ];
 
-/// A resource selector of a patch `target`.
-#[derive(Debug, Clone, Default)]
-pub struct Selector {
-    /// API group.
-    pub group: Option<String>,
-    /// API version.
-    pub version: Option<String>,
-    /// Kind.
-    pub kind: Option<String>,
-    /// Name (a regular expression, anchored).
-    pub name: Option<String>,
-    /// Namespace (a regular expression, anchored).
-    pub namespace: Option<String>,
-    /// Label selector (`a=b,c!=d,e in (f)`).
-    pub label_selector: Option<String>,
-    /// Annotation selector.
-    pub annotation_selector: Option<String>,
-}
+pub use crate::fields::Selector;
 
 /// One entry of `patches`, `patchesStrategicMerge` or `patchesJson6902`.
 #[derive(Debug, Clone)]
@@ -81,8 +63,8 @@ pub struct LabelSpec {
     pub include_selectors: bool,
     /// Also add them to pod templates.
     pub include_templates: bool,
-    /// Extra field paths (`path`, optional `kind`, `create`).
-    pub fields: Vec<(String, Option<String>, bool)>,
+    /// Extra field specs.
+    pub fields: Vec<crate::fieldspec::FieldSpec>,
 }
 
 /// `generatorOptions` or an entry's `options`.
@@ -233,7 +215,10 @@ pub fn parse(file: &Path, text: &str) -> Result<Kustomization, Error> {
 /// Whether every field but `apiVersion` and `kind` is absent or null: kustomize refuses such a
 /// kustomization ("kustomization.yaml is empty"), while `resources: []` counts as set.
 fn is_empty(top: &Obj) -> bool {
-    top.map().keys().all(|k| k.eq_ignore_ascii_case("apiVersion") || k.eq_ignore_ascii_case("kind") || !top.has(k))
+    // Reads the mapping directly: marking keys as read here would hide unknown ones.
+    top.map().iter().all(|(k, v)| {
+        k.eq_ignore_ascii_case("apiVersion") || k.eq_ignore_ascii_case("kind") || matches!(v, Value::Null)
+    })
 }
 
 fn read(top: &Obj, file: &Path) -> Result<Kustomization, Error> {
@@ -262,6 +247,26 @@ fn read(top: &Obj, file: &Path) -> Result<Kustomization, Error> {
     };
     if let Some(v) = top.string("apiVersion")?.filter(|v| !v.is_empty() && v != required) {
         return Err(f.err("apiVersion", format!("{v:?}: apiVersion for {kind} should be {required}")));
+    }
+    // `openapi` is a map[string]string: `version` picks a built-in schema (kubectl has only
+    // v1.21.2, the default), `path` a custom one (not implemented).
+    let openapi = top.pairs("openapi")?;
+    for (key, value) in &openapi {
+        match key.as_str() {
+            "version" if value == "v1.21.2" || value.is_empty() => {}
+            "version" => {
+                return Err(
+                    f.err("openapi.version", format!("{value:?}: the specified OpenAPI version is not built in"))
+                );
+            }
+            _ => {
+                return Err(Error::Unsupported {
+                    file: file.to_path_buf(),
+                    field: format!("openapi.{key}"),
+                    reason: "custom OpenAPI schemas are not implemented".into(),
+                });
+            }
+        }
     }
     let meta = top.obj("metadata")?;
     for key in ["name", "namespace"] {
@@ -397,17 +402,18 @@ fn label_spec(o: &Obj) -> Result<LabelSpec, Error> {
     };
     for (j, fs) in o.list("fields")?.iter().enumerate() {
         let fo = Obj::new(o.fields(), fs, &o.at(&format!("fields[{j}]")))?;
-        for key in ["group", "version"] {
-            if fo.has(key) {
-                return Err(Error::Unsupported {
-                    file: o.fields().file.to_path_buf(),
-                    field: fo.at(key),
-                    reason: "only `path`, `kind` and `create` are supported in label field specs".into(),
-                });
-            }
-        }
-        let path = fo.string("path")?.ok_or_else(|| fo.err("path", "missing `path`"))?;
-        spec.fields.push((path, fo.string("kind")?, fo.bool("create")?.unwrap_or(false)));
+        let path = fo
+            .string("path")?
+            .ok_or_else(|| fo.missing("path", &["path", "kind", "group", "version", "create"], "missing `path`"))?;
+        spec.fields.push(
+            crate::fieldspec::FieldSpec::kind(
+                &fo.string("kind")?.unwrap_or_default(),
+                &path,
+                fo.bool("create")?.unwrap_or(false),
+            )
+            .group(&fo.string("group")?.unwrap_or_default())
+            .version(&fo.string("version")?.unwrap_or_default()),
+        );
         fo.finish()?;
     }
     Ok(spec)
@@ -421,7 +427,13 @@ fn patch_spec(o: &Obj, json: Option<bool>) -> Result<PatchSpec, Error> {
         (Some(p), None) => (Some(p), String::new()),
         (None, Some(t)) => (None, t),
         (Some(_), Some(_)) => return Err(f.err(&field, "patch and path can't be set at the same time")),
-        (None, None) => return Err(f.err(&field, "must specify one of patch and path")),
+        (None, None) => {
+            return Err(o.missing(
+                "patch",
+                &["path", "patch", "target", "options"],
+                "must specify one of patch and path",
+            ));
+        }
     };
     let target = match o.get("target") {
         None => None,
@@ -480,7 +492,9 @@ fn var_spec(o: &Obj) -> Result<VarSpec, Error> {
     }
     let fieldref = o.obj("fieldref")?;
     let spec = VarSpec {
-        name: o.string("name")?.ok_or_else(|| o.err("name", "a var needs a `name`"))?,
+        name: o
+            .string("name")?
+            .ok_or_else(|| o.missing("name", &["name", "objref", "fieldref"], "a var needs a `name`"))?,
         gvk,
         object: obj.string("name")?.unwrap_or_default(),
         namespace: obj.string("namespace")?.unwrap_or_default(),

@@ -205,7 +205,16 @@ impl Ctx<'_> {
         if c.len() == 1 {
             return Ok(Some(c[0]));
         }
+        let before = c.len();
         c.retain(|r| r.same_prefixes_suffixes(self.referrer));
+        if before > 1 && c.is_empty() {
+            // kustomize picks a referral here in cases not understood yet (krusty's
+            // TestPrefixSuffix); refusing beats leaving a reference silently unchanged.
+            return Err(format!(
+                "{} {old:?} referenced by {referrer} matches {before} resources, none with the referrer's name prefixes and suffixes; this engine does not reproduce kustomize's choice here",
+                self.cfg.kind
+            ));
+        }
         let identical =
             |a: &Resource, b: &Resource| a.name() == b.name() && (!with_ns || a.namespace() == b.namespace());
         match c.as_slice() {

@@ -10,11 +10,9 @@
 use std::path::Path;
 
 use crate::Error;
-use crate::fields::{Fields, Obj, selector_obj};
+use crate::fields::{Fields, Obj, Selector, selector_obj};
 use crate::fieldspec::FieldSpec;
-use crate::kustomization::{
-    GenOptions, GeneratorSpec, ImageSpec, Kustomization, PatchSpec, ReplacementEntry, Selector,
-};
+use crate::kustomization::{GenOptions, GeneratorSpec, ImageSpec, Kustomization, PatchSpec, ReplacementEntry};
 use crate::transform::replacements::replacement_of;
 use crate::yaml::{Map, Value};
 
@@ -23,6 +21,8 @@ pub enum Step {
     /// Runs as a kustomization holding only the plugin's settings (patches, replacements,
     /// generators), in the directory of the kustomization that lists the plugin.
     Kustomization(Box<Kustomization>),
+    /// Generated objects to add as they are (`IAMPolicyGenerator`).
+    Objects(Vec<Map>),
     /// `LabelTransformer` (`annotations: false`) or `AnnotationsTransformer`.
     Pairs {
         /// The labels or annotations.
@@ -118,6 +118,30 @@ pub fn parse(file: &Path, field: &str, obj: &Map, generator: bool) -> Result<Ste
                 k.config_maps.push(spec)
             }
             Step::Kustomization(Box::new(k))
+        }
+        (true, "IAMPolicyGenerator") => {
+            let cloud = o.string("cloud")?.unwrap_or_default();
+            if cloud != "gke" {
+                return Err(o.err("cloud", format!("{cloud:?}: only gke is supported (as in kustomize)")));
+            }
+            let ks = o.obj("kubernetesService")?;
+            let sa = o.obj("serviceAccount")?;
+            let (ns, ksa) = (ks.string("namespace")?.unwrap_or_default(), ks.string("name")?.unwrap_or_default());
+            let (gsa, project) = (sa.string("name")?.unwrap_or_default(), sa.string("projectId")?.unwrap_or_default());
+            // kustomize's GKE template: a ServiceAccount annotated with the Google service account.
+            let mut text = format!(
+                "apiVersion: v1\nkind: ServiceAccount\nmetadata:\n  annotations:\n    iam.gke.io/gcp-service-account: {}\n  name: {}\n",
+                json_quote(&format!("{gsa}@{project}.iam.gserviceaccount.com")),
+                json_quote(&ksa)
+            );
+            if !ns.is_empty() {
+                text.push_str(&format!("  namespace: {}\n", json_quote(&ns)));
+            }
+            let obj = match crate::yaml::parse_one(&text) {
+                Ok(Value::Map(m)) => m,
+                _ => return Err(o.err("serviceAccount", "could not build the ServiceAccount")),
+            };
+            Step::Objects(vec![obj])
         }
         (false, "PatchTransformer") => {
             let (path, text) = match (o.string("path")?, o.string("patch")?) {
@@ -264,4 +288,11 @@ fn field_specs(o: &Obj) -> Result<Vec<FieldSpec>, Error> {
         );
     }
     Ok(out)
+}
+
+/// A JSON string literal (valid YAML flow scalar) for `s`.
+fn json_quote(s: &str) -> String {
+    let mut out = String::new();
+    crate::hash::json_string(s, &mut out);
+    out
 }

@@ -3,7 +3,7 @@
 
 use regex::Regex;
 
-use crate::kustomization::Selector;
+use crate::fields::Selector;
 use crate::resource::Resource;
 use crate::yaml::{Map, Value};
 

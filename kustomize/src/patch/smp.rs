@@ -203,6 +203,15 @@ fn merge_list(
         return Ok(patch.to_vec());
     };
     let key_of = |v: &Value| v.as_map().and_then(|m| m.get(key)).cloned();
+    // kyaml merges oddly into a list holding two elements with the same key (e.g. `env` entries
+    // a JSON patch appended twice): some are dropped, some kept. Not reproduced: refused.
+    let keys: Vec<Value> = dest.iter().filter_map(key_of).collect();
+    if let Some(dup) = keys.iter().enumerate().find(|(i, k)| keys[..*i].contains(k)).map(|(_, k)| k) {
+        return Err(format!(
+            "list `{field}` holds two elements with {key} {}; merging a patch into it is not reproduced",
+            dup.scalar_text().unwrap_or_default()
+        ));
+    }
     let is_replace = |v: &Value| v.as_map().is_some_and(|m| m.len() == 1 && directive(m) == Some("replace"));
     if patch.iter().any(is_replace) {
         let mut out = Vec::new();
@@ -238,6 +247,20 @@ fn merge_list(
                     continue;
                 }
                 let mut merged = dest[i].as_map().cloned().unwrap_or_default();
+                // kyaml's walk also re-merges the element's own keyed lists that the patch
+                // does not mention, collapsing duplicate keys there; not reproduced: refused.
+                if schema {
+                    for (k, v) in &merged {
+                        if let (Value::Seq(items), Some(sub)) = (v, merge_key(k, field)) {
+                            let keys: Vec<&Value> = items.iter().filter_map(|x| x.as_map()?.get(sub)).collect();
+                            if keys.iter().enumerate().any(|(n, x)| keys[..n].contains(x)) {
+                                return Err(format!(
+                                    "list `{k}` holds two elements with the same {sub}; merging a patch into its parent is not reproduced"
+                                ));
+                            }
+                        }
+                    }
+                }
                 if merge_map(&mut merged, pm, schema, field)? == Merged::Kept {
                     out.push(Value::Map(merged));
                 }

@@ -130,11 +130,7 @@ pub fn add_pairs(resources: &mut [Resource], pairs: &[(String, String)], specs: 
 
 /// The field specs one `labels` entry targets.
 pub fn label_specs(l: &LabelSpec, tc: &TransformerConfig) -> Vec<FieldSpec> {
-    let mut specs: Vec<FieldSpec> = l
-        .fields
-        .iter()
-        .map(|(path, kind, create)| FieldSpec::kind(kind.as_deref().unwrap_or(""), path, *create))
-        .collect();
+    let mut specs: Vec<FieldSpec> = l.fields.clone();
     if l.include_selectors {
         specs.extend(tc.common_labels.iter().cloned());
     } else {

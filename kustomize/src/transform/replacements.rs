@@ -3,8 +3,8 @@
 use std::path::Path;
 
 use crate::Error;
+use crate::fields::Selector;
 use crate::fields::{Fields, Obj, selector_obj, selector_of};
-use crate::kustomization::Selector;
 use crate::resid::ResId;
 use crate::resource::Resource;
 use crate::yaml::{Map, Value};
@@ -288,7 +288,9 @@ pub fn parse_replacement(file: &Path, v: &Value, field: &str) -> Result<Replacem
 /// Reads the `source` and `targets` of a replacement; the caller checks for other fields.
 pub(crate) fn replacement_of(o: &Obj) -> Result<Replacement, Error> {
     let f = o.fields();
-    let src = o.get("source").ok_or_else(|| o.err("source", "a replacement needs a source"))?;
+    let src = o
+        .get("source")
+        .ok_or_else(|| o.missing("source", &["source", "targets", "path"], "a replacement needs a source"))?;
     let so = Obj::new(f, src, &o.at("source"))?;
     let mut r = Replacement {
         source: selector_of(&so)?,
@@ -299,7 +301,13 @@ pub(crate) fn replacement_of(o: &Obj) -> Result<Replacement, Error> {
     so.finish()?;
     for (j, t) in o.list("targets")?.iter().enumerate() {
         let to = Obj::new(f, t, &o.at(&format!("targets[{j}]")))?;
-        let select = to.get("select").ok_or_else(|| to.err("select", "target must specify resources to select"))?;
+        let select = to.get("select").ok_or_else(|| {
+            to.missing(
+                "select",
+                &["select", "reject", "fieldPaths", "options"],
+                "target must specify resources to select",
+            )
+        })?;
         let mut reject = Vec::new();
         for (n, rj) in to.list("reject")?.iter().enumerate() {
             reject.push(selector_obj(f, rj, &to.at(&format!("reject[{n}]")))?);
