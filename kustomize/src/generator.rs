@@ -112,7 +112,7 @@ fn pairs(k: &Kustomization, root: &Path, spec: &GeneratorSpec) -> Result<Vec<(St
             }
         };
         let file = restricted_file(k, root, &format!("{}.files", spec.field), path)?;
-        let bytes = std::fs::read(&file).map_err(|source| Error::Io { path: file.clone(), source })?;
+        let bytes = crate::loader::read_bytes(&file)?;
         add(key, bytes, &mut out)?;
     }
     for entry in &spec.envs {

@@ -19,6 +19,7 @@ const UNSUPPORTED: &[(&str, &str)] = &[
 ];
 
 pub use crate::fields::Selector;
+pub use crate::resid::VarSpec;
 
 /// One entry of `patches`, `patchesStrategicMerge` or `patchesJson6902`.
 #[derive(Debug, Clone)]
@@ -175,21 +176,6 @@ pub struct Kustomization {
     pub validators: Vec<String>,
     /// `replacements`, inline or loaded from `path` entries.
     pub replacements: Vec<(String, ReplacementEntry)>,
-}
-
-/// An entry of (legacy) `vars`.
-#[derive(Debug, Clone, Default)]
-pub struct VarSpec {
-    /// The variable name used as `$(NAME)`.
-    pub name: String,
-    /// The referenced object's group, version and kind.
-    pub gvk: crate::resid::Gvk,
-    /// The referenced object's name.
-    pub object: String,
-    /// The referenced object's namespace (empty: any).
-    pub namespace: String,
-    /// The field to read (`metadata.name` by default).
-    pub field_path: String,
 }
 
 /// An entry of `replacements`.

@@ -140,6 +140,21 @@ impl fmt::Display for ResId {
     }
 }
 
+/// An entry of (legacy) `vars`.
+#[derive(Debug, Clone, Default)]
+pub struct VarSpec {
+    /// The variable name used as `$(NAME)`.
+    pub name: String,
+    /// The referenced object's group, version and kind.
+    pub gvk: Gvk,
+    /// The referenced object's name.
+    pub object: String,
+    /// The referenced object's namespace (empty: any).
+    pub namespace: String,
+    /// The field to read (`metadata.name` by default).
+    pub field_path: String,
+}
+
 #[cfg(test)]
 mod tests {
     use super::Gvk;

@@ -53,7 +53,7 @@ pub struct Resource {
     /// Where it came from, for `buildMetadata: [originAnnotations]`.
     pub origin: Origin,
     /// Legacy `vars` that read a field of this resource.
-    pub ref_vars: Vec<crate::kustomization::VarSpec>,
+    pub ref_vars: Vec<crate::resid::VarSpec>,
     /// Built-in transformers run over it (kustomization file, transformer kind), in order, for
     /// `buildMetadata: [transformerAnnotations]`; recorded whenever the top-level kustomization
     /// has `buildMetadata`, as kustomize does.

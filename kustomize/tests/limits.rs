@@ -93,3 +93,38 @@ fn nesting_within_the_limit_builds() {
     let out = build_files(&[("kustomization.yaml", "resources:\n- deep.yaml\nnamePrefix: p-\n"), ("deep.yaml", &deep)]);
     assert!(out.is_ok(), "{out:?}");
 }
+
+/// An untrusted tree cannot hang the build with a FIFO or read a file outside itself through a
+/// linked kustomization file; a regular file and a link inside the tree still build.
+#[test]
+fn fifos_and_outside_links_are_refused_without_hanging() {
+    let cm = "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: a\n";
+    let dir = tempfile::tempdir().expect("tempdir");
+    let root = dir.path().join("app");
+    std::fs::create_dir(&root).expect("mkdir");
+    std::fs::write(root.join("kustomization.yaml"), "resources: [cm.yaml]\n").expect("write");
+    std::fs::write(root.join("cm.yaml"), cm).expect("write");
+    assert!(build(&root).is_ok(), "positive control: the regular tree builds");
+
+    // A FIFO listed as a resource: opened without blocking and refused, naming it.
+    let fifo = root.join("pipe.yaml");
+    let c = std::ffi::CString::new(fifo.as_os_str().as_encoded_bytes()).expect("path");
+    assert_eq!(unsafe { libc::mkfifo(c.as_ptr(), 0o600) }, 0, "mkfifo");
+    std::fs::write(root.join("kustomization.yaml"), "resources: [cm.yaml, pipe.yaml]\n").expect("write");
+    let err = build(&root).expect_err("a FIFO is not read").to_string();
+    assert!(err.contains("pipe.yaml") && err.contains("not a regular file"), "{err}");
+
+    // A kustomization file linked to one outside its directory is not read.
+    let outside = dir.path().join("outside.yaml");
+    std::fs::write(&outside, "resources: [cm.yaml]\n").expect("write");
+    std::fs::remove_file(root.join("kustomization.yaml")).expect("rm");
+    std::os::unix::fs::symlink(&outside, root.join("kustomization.yaml")).expect("symlink");
+    let err = build(&root).expect_err("an outside link is not read").to_string();
+    assert!(err.contains("kustomization.yaml") && err.contains("outside its directory"), "{err}");
+
+    // A link that stays inside the directory is followed, as kubectl does.
+    std::fs::rename(&outside, root.join("real-kustomization.yaml")).expect("mv");
+    std::fs::remove_file(root.join("kustomization.yaml")).expect("rm");
+    std::os::unix::fs::symlink("real-kustomization.yaml", root.join("kustomization.yaml")).expect("symlink");
+    assert!(build(&root).is_ok(), "a link inside the tree builds");
+}

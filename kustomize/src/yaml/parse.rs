@@ -26,6 +26,10 @@ pub const MAX_DEPTH: usize = 256;
 /// fails here instead of exhausting memory; real manifests copy a few hundred at most.
 pub const MAX_ALIAS_NODES: usize = 250_000;
 
+/// How many bytes of scalar text aliases may copy in one file. Counting nodes alone lets a few
+/// aliases of one large scalar cost gigabytes; real manifests copy kilobytes at most.
+pub const MAX_ALIAS_BYTES: usize = 16 << 20;
+
 /// Parses every document of a YAML stream. Empty documents come back as [`Value::Null`].
 pub fn parse_documents(text: &str) -> Result<Vec<Value>, ParseError> {
     parse_with(text, false, false)
@@ -98,6 +102,8 @@ fn parse_once(
         depth: 0,
         nodes: 0,
         copied: 0,
+        bytes: 0,
+        copied_bytes: 0,
         quoted_indent_at: None,
     };
     let mut docs = Vec::new();
@@ -147,8 +153,8 @@ pub fn parse_one(text: &str) -> Result<Value, ParseError> {
 
 struct Builder<'a> {
     events: Parser<'a, granit_parser::StrInput<'a>>,
-    /// Anchored nodes: the value, its node count and its height.
-    anchors: HashMap<usize, (Value, usize, usize)>,
+    /// Anchored nodes: the value, its node count, its height and its scalar bytes.
+    anchors: HashMap<usize, (Value, usize, usize, usize)>,
     yaml11: bool,
     /// Whether the last event read spans no source text (an empty scalar, reported as `~`).
     last_empty: bool,
@@ -160,6 +166,10 @@ struct Builder<'a> {
     nodes: usize,
     /// Nodes copied by anchors and aliases so far (bounded by [`MAX_ALIAS_NODES`]).
     copied: usize,
+    /// Bytes of scalar text built so far, aliases counted with the size of what they copy.
+    bytes: usize,
+    /// Bytes of scalar text copied by aliases so far (bounded by [`MAX_ALIAS_BYTES`]).
+    copied_bytes: usize,
     /// Whether this is a patch (null annotation values stay null).
     patch: bool,
     /// The text being parsed, and its length in characters once needed.
@@ -201,7 +211,11 @@ impl<'a> Builder<'a> {
 
     fn node(&mut self, ev: Event<'a>) -> Result<Value, ParseError> {
         let start = self.nodes;
+        let start_bytes = self.bytes;
         self.nodes += 1;
+        if let Event::Scalar(text, ..) = &ev {
+            self.bytes = self.bytes.saturating_add(text.len());
+        }
         let (value, anchor) = match ev {
             Event::Scalar(text, style, anchor, _) if self.in_top_annotations() => {
                 let blank = self.last_empty && style == ScalarStyle::Plain;
@@ -218,11 +232,19 @@ impl<'a> Builder<'a> {
             }
             Event::Scalar(text, style, anchor, tag) => (scalar(&text, style, tag.as_deref(), self.yaml11)?, anchor),
             Event::Alias(id) => {
-                let (size, height) = match self.anchors.get(&id) {
-                    Some((_, size, height)) => (*size, *height),
+                let (size, height, bytes) = match self.anchors.get(&id) {
+                    Some((_, size, height, bytes)) => (*size, *height, *bytes),
                     None => return Err(ParseError("unknown YAML alias".into())),
                 };
                 self.copy_budget(size)?;
+                self.copied_bytes = self.copied_bytes.saturating_add(bytes);
+                if self.copied_bytes > MAX_ALIAS_BYTES {
+                    return Err(ParseError(format!(
+                        "document contains excessive aliasing: aliases would copy more than {} MiB of text",
+                        MAX_ALIAS_BYTES >> 20
+                    )));
+                }
+                self.bytes = self.bytes.saturating_add(bytes);
                 if self.depth + height > MAX_DEPTH {
                     return Err(too_deep());
                 }
@@ -254,7 +276,8 @@ impl<'a> Builder<'a> {
         if anchor != 0 {
             let size = self.nodes - start;
             self.copy_budget(size)?;
-            self.anchors.insert(anchor, (value.clone(), size, height(&value)));
+            let bytes = self.bytes - start_bytes;
+            self.anchors.insert(anchor, (value.clone(), size, height(&value), bytes));
         }
         Ok(value)
     }
@@ -461,6 +484,15 @@ mod tests {
         // Modest reuse stays fine.
         let v = parse_one("a: &a {x: [1, 2, 3]}\nb: [*a, *a, *a]\n").unwrap();
         assert_eq!(v.get("b").and_then(|b| b.as_seq()).map(Vec::len), Some(3));
+        // Few nodes, many bytes: 2,000 aliases of one 10 KB scalar would copy 20 MB.
+        let big = "x".repeat(10_000);
+        let mut text = format!("a: &a {big}\nb:\n");
+        text.push_str(&"- *a\n".repeat(2_000));
+        let err = parse_one(&text).unwrap_err();
+        assert!(err.0.contains("MiB of text"), "{err}");
+        // The same scalar copied a hundred times (1 MB) is fine.
+        let text = format!("a: &a {big}\nb:\n{}", "- *a\n".repeat(100));
+        assert!(parse_one(&text).is_ok());
     }
 
     #[test]
