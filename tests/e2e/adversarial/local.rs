@@ -192,6 +192,43 @@ fn alias_expansion_is_bounded_in_bytes_and_memory_stays_small() {
 }
 
 #[test]
+fn build_bounds_alias_expansion_in_bytes_and_refuses_fifos() {
+    let tree = tempfile::tempdir().unwrap();
+    // The case for `shipline build`: ~650 KB of aliases to one 10 KB scalar (about
+    // 1.3 GB if expanded; before the byte bound this cost ~2 GB RSS).
+    let mut bomb =
+        format!("apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: bomb\nbig: &x {}\nmany:\n", "y".repeat(10_000));
+    for _ in 0..130_000 {
+        bomb.push_str("- *x\n");
+    }
+    std::fs::write(tree.path().join("kustomization.yaml"), "resources: [bomb.yaml]\n").unwrap();
+    std::fs::write(tree.path().join("bomb.yaml"), &bomb).unwrap();
+    let run = shipline(tree.path(), &["build", "."], &[]);
+    assert_eq!(run.code, Some(1), "{run:?}");
+    assert!(run.stderr.contains("bomb.yaml") && run.stderr.contains("16 MiB of text"), "{}", run.stderr);
+    assert!(run.max_rss_kib < 256 * 1024, "peak RSS {} KiB, bound 256 MiB", run.max_rss_kib);
+    // A FIFO listed as a resource is refused at once, not waited on.
+    let fifo = tree.path().join("pipe.yaml");
+    let c = std::ffi::CString::new(fifo.as_os_str().as_encoded_bytes()).unwrap();
+    // SAFETY: a valid NUL-terminated path.
+    assert_eq!(unsafe { libc::mkfifo(c.as_ptr(), 0o600) }, 0, "mkfifo");
+    std::fs::write(tree.path().join("kustomization.yaml"), "resources: [pipe.yaml]\n").unwrap();
+    let run = shipline(tree.path(), &["build", "."], &[]);
+    assert_eq!(run.code, Some(1), "{run:?}");
+    assert!(run.stderr.contains("pipe.yaml") && run.stderr.contains("not a regular file"), "{}", run.stderr);
+    // Positive control: a few aliases build.
+    std::fs::write(
+        tree.path().join("bomb.yaml"),
+        "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: ok\ndata:\n  a: &x y\n  b: *x\n",
+    )
+    .unwrap();
+    std::fs::write(tree.path().join("kustomization.yaml"), "resources: [bomb.yaml]\n").unwrap();
+    let run = shipline(tree.path(), &["build", "."], &[]);
+    assert_eq!(run.code, Some(0), "{run:?}");
+    assert!(run.stdout.contains("b: y"), "{}", run.stdout);
+}
+
+#[test]
 fn malformed_markers_get_the_promised_warning() {
     let tree = tempfile::tempdir().unwrap();
     let single_quoted =
