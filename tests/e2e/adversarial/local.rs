@@ -219,13 +219,13 @@ fn build_bounds_alias_expansion_in_bytes_and_refuses_fifos() {
     // Positive control: a few aliases build.
     std::fs::write(
         tree.path().join("bomb.yaml"),
-        "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: ok\ndata:\n  a: &x y\n  b: *x\n",
+        "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: ok\ndata:\n  a: &x hello\n  b: *x\n",
     )
     .unwrap();
     std::fs::write(tree.path().join("kustomization.yaml"), "resources: [bomb.yaml]\n").unwrap();
     let run = shipline(tree.path(), &["build", "."], &[]);
     assert_eq!(run.code, Some(0), "{run:?}");
-    assert!(run.stdout.contains("b: y"), "{}", run.stdout);
+    assert!(run.stdout.contains("b: hello"), "{}", run.stdout);
 }
 
 #[test]
