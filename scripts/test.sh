@@ -37,5 +37,8 @@ tests/services/ctl.sh up
 source "${SHIPLINE_SERVICES_DIR:-/tmp/shipline-services}/env"
 
 step "cargo test"
+export SHIPLINE_CORPUS_SUMMARY="$CARGO_TARGET_DIR/kustomize-corpus-summary.txt"
+rm -f "$SHIPLINE_CORPUS_SUMMARY"
 cargo test --workspace --locked
+cat "$SHIPLINE_CORPUS_SUMMARY"
 step "done"
