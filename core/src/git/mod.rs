@@ -393,19 +393,32 @@ pub fn commit_all(
     message: &str,
     author: &git2::Signature<'_>,
 ) -> Result<Option<git2::Oid>, GitError> {
-    let shown = repo.workdir().unwrap_or_else(|| repo.path()).display().to_string();
-    let err = |source| GitError::Remote { action: "committing in", url: shown.clone(), source };
-    let mut index = repo.index().map_err(err)?;
-    index.add_all(["*"], git2::IndexAddOption::DEFAULT, None).map_err(err)?;
-    index.update_all(["*"], None).map_err(err)?;
-    index.write().map_err(err)?;
-    let tree_id = index.write_tree().map_err(err)?;
-    let parent = repo.head().and_then(|h| h.peel_to_commit()).map_err(err)?;
+    let Some((tree, parent)) = stage_all(repo)? else { return Ok(None) };
+    repo.commit(Some("HEAD"), author, author, message, &tree, &[&parent]).map(Some).map_err(commit_error(repo))
+}
+
+/// Stages every change of the work tree (additions, edits, deletions) and returns the new tree
+/// with HEAD's commit as its parent, or `None` when the tree is unchanged. Shared by plain and
+/// signed commits.
+pub(crate) fn stage_all(repo: &Repository) -> Result<Option<(git2::Tree<'_>, git2::Commit<'_>)>, GitError> {
+    let err = commit_error(repo);
+    let mut index = repo.index().map_err(&err)?;
+    index.add_all(["*"], git2::IndexAddOption::DEFAULT, None).map_err(&err)?;
+    index.update_all(["*"], None).map_err(&err)?;
+    index.write().map_err(&err)?;
+    let tree_id = index.write_tree().map_err(&err)?;
+    let parent = repo.head().and_then(|h| h.peel_to_commit()).map_err(&err)?;
     if parent.tree_id() == tree_id {
         return Ok(None);
     }
-    let tree = repo.find_tree(tree_id).map_err(err)?;
-    repo.commit(Some("HEAD"), author, author, message, &tree, &[&parent]).map(Some).map_err(err)
+    let tree = repo.find_tree(tree_id).map_err(&err)?;
+    Ok(Some((tree, parent)))
+}
+
+/// How a libgit2 failure while committing in `repo` is reported (naming the work tree).
+pub(crate) fn commit_error(repo: &Repository) -> impl Fn(git2::Error) -> GitError {
+    let shown = repo.workdir().unwrap_or_else(|| repo.path()).display().to_string();
+    move |source| GitError::Remote { action: "committing in", url: shown.clone(), source }
 }
 
 #[cfg(test)]

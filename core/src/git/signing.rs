@@ -253,26 +253,16 @@ pub fn commit_all_signed(
     author: &git2::Signature<'_>,
     key: &SigningKey,
 ) -> Result<Option<git2::Oid>, GitError> {
-    let shown = repo.workdir().unwrap_or_else(|| repo.path()).display().to_string();
-    let err = |source| GitError::Remote { action: "committing in", url: shown.clone(), source };
-    let mut index = repo.index().map_err(err)?;
-    index.add_all(["*"], git2::IndexAddOption::DEFAULT, None).map_err(err)?;
-    index.update_all(["*"], None).map_err(err)?;
-    index.write().map_err(err)?;
-    let tree_id = index.write_tree().map_err(err)?;
-    let head = repo.head().map_err(err)?;
-    let parent = head.peel_to_commit().map_err(err)?;
-    if parent.tree_id() == tree_id {
-        return Ok(None);
-    }
-    let tree = repo.find_tree(tree_id).map_err(err)?;
-    let buffer = repo.commit_create_buffer(author, author, message, &tree, &[&parent]).map_err(err)?;
+    let Some((tree, parent)) = super::stage_all(repo)? else { return Ok(None) };
+    let err = super::commit_error(repo);
+    let head = repo.head().map_err(&err)?;
+    let buffer = repo.commit_create_buffer(author, author, message, &tree, &[&parent]).map_err(&err)?;
     let content =
         std::str::from_utf8(&buffer).map_err(|_| GitError::Signing { message: "commit is not UTF-8".into() })?;
     let signature = key.sign(content.as_bytes())?;
-    let oid = repo.commit_signed(content, &signature, Some("gpgsig")).map_err(err)?;
+    let oid = repo.commit_signed(content, &signature, Some("gpgsig")).map_err(&err)?;
     let branch = head.name().map_err(|_| GitError::Signing { message: "HEAD is not a branch".into() })?;
-    repo.reference(branch, oid, true, "shipline: signed commit").map_err(err)?;
+    repo.reference(branch, oid, true, "shipline: signed commit").map_err(&err)?;
     Ok(Some(oid))
 }
 
