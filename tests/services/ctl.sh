@@ -20,7 +20,8 @@
 #   SHIPLINE_NODE=0 leaves the node out (it needs root: bridge, iptables, mounts, cgroups).
 set -euo pipefail
 
-CACHE=${SHIPLINE_CACHE:-$HOME/.cache/shipline}
+export SHIPLINE_CACHE=${SHIPLINE_CACHE:-$HOME/.cache/shipline}
+CACHE=$SHIPLINE_CACHE
 RUN=${SHIPLINE_SERVICES_DIR:-/tmp/shipline-services}
 VENV=$CACHE/venv
 K8S_BIN=${K8S_PREFIX:-$CACHE/k8s}/bin

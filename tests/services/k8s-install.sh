@@ -3,11 +3,15 @@
 # for the real node: kube-scheduler, kubelet, kube-proxy, kubectl in skew) from Debian bookworm's
 # "kubernetes" source package (full upstream tree with vendor/), using Debian's Go and etcd.
 # Installed once into a cache directory outside the clone; a second run with the binaries present is a no-op.
-#   K8S_PREFIX  where bin/kube-apiserver lands   (default ~/.cache/shipline/k8s)
-#   K8S_WORK    build tree, removed after success (default ~/.cache/shipline/k8s-build)
+#   K8S_PREFIX  where bin/kube-apiserver lands   (default $SHIPLINE_CACHE/k8s)
+#   K8S_WORK    build tree, removed after success (default $SHIPLINE_CACHE/k8s-build)
+#   SHIPLINE_CACHE  default ~/.cache/shipline; Go's build cache lives under it too, so a cold
+#               cache directory means a truly cold build.
 set -euo pipefail
-PREFIX=${K8S_PREFIX:-$HOME/.cache/shipline/k8s}
-WORK=${K8S_WORK:-$HOME/.cache/shipline/k8s-build}
+CACHE=${SHIPLINE_CACHE:-$HOME/.cache/shipline}
+PREFIX=${K8S_PREFIX:-$CACHE/k8s}
+WORK=${K8S_WORK:-$CACHE/k8s-build}
+export GOCACHE=${GOCACHE:-$CACHE/go-build}
 SRCVER=1.20.5+really1.20.2-1.1+deb12u1
 SRCDIR=kubernetes-1.20.5+really1.20.2
 
