@@ -320,4 +320,8 @@ fn install_manifests_run_the_reconciler_which_syncs_sock_shop_over_https_in_both
     assert!(!can_i(&node, "create", "namespaces", None), "namespaced: no cluster-scoped writes");
     assert!(!can_i(&node, "list", "secrets", Some(SYSTEM_NS)), "namespaced: Secrets are read by name only");
     assert!(can_i(&node, "patch", "deployments", Some("apps")));
+    // A sync that left syncs.yaml is found at start-up by listing the state ConfigMaps, and its
+    // state deleted (deletionPolicy); without these the reconciler only logs a warning.
+    assert!(can_i(&node, "list", "configmaps", Some(SYSTEM_NS)), "namespaced: departed syncs are found by list");
+    assert!(can_i(&node, "delete", "configmaps", Some(SYSTEM_NS)), "namespaced: departed syncs' state is deleted");
 }
