@@ -48,3 +48,47 @@ pub(crate) fn apply(path: &Path, kind: SourceKind, bytes: Vec<u8>) -> Result<Vec
         }),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Upper-cases `files:` sources, rewrites `envs:` sources, and refuses a file named `bad`.
+    struct Shout;
+
+    impl SourceHook for Shout {
+        fn source(&self, path: &Path, kind: SourceKind, bytes: Vec<u8>) -> Result<Vec<u8>, String> {
+            match (path.file_name().and_then(|n| n.to_str()), kind) {
+                (Some("bad"), _) => Err("refused by the hook".into()),
+                (_, SourceKind::File) => Ok(bytes.to_ascii_uppercase()),
+                (_, SourceKind::Env) => Ok(b"FROM_HOOK=yes\n".to_vec()),
+            }
+        }
+    }
+
+    #[test]
+    fn the_hook_sees_generator_sources_and_its_errors_name_the_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let write = |name: &str, text: &str| std::fs::write(dir.path().join(name), text).unwrap();
+        write("value.txt", "quiet");
+        write("app.env", "ORIGINAL=1\n");
+        write("bad", "x");
+        let k = |files: &str| {
+            format!(
+                "secretGenerator:\n- name: s\n  files: [{files}]\n  envs: [app.env]\ngeneratorOptions: {{disableNameSuffixHash: true}}\n"
+            )
+        };
+        write("kustomization.yaml", &k("value.txt"));
+        let plain = crate::build(dir.path()).unwrap();
+        let hooked = crate::build_with_hook(dir.path(), Arc::new(Shout)).unwrap();
+        assert!(plain.contains("value.txt: cXVpZXQ=") && plain.contains("ORIGINAL: MQ=="), "{plain}");
+        assert!(hooked.contains("value.txt: UVVJRVQ=") && hooked.contains("FROM_HOOK: eWVz"), "{hooked}");
+        assert!(!hooked.contains("ORIGINAL"), "{hooked}");
+        // The hook is gone after the build: the next plain build reads the files as they are.
+        assert_eq!(crate::build(dir.path()).unwrap(), plain);
+
+        write("kustomization.yaml", &k("bad"));
+        let err = crate::build_with_hook(dir.path(), Arc::new(Shout)).unwrap_err().to_string();
+        assert!(err.contains("bad") && err.contains("refused by the hook"), "{err}");
+    }
+}
