@@ -3,7 +3,7 @@
 //! runtime there), then decrypts the build's sops documents. See `crate::sops` for what is
 //! decrypted and how the MAC is checked.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use k8s_openapi::api::core::v1::Secret;
@@ -60,7 +60,5 @@ pub async fn build(
         .await
         .unwrap_or_else(|e| std::panic::resume_unwind(e.into_panic()))?;
     crate::sops::decrypt_objects(&mut objects, &ring).await.map_err(err)?;
-    let unique: BTreeSet<_> = objects.iter().map(|d| &d.key).collect();
-    debug_assert_eq!(unique.len(), objects.len());
     Ok(objects)
 }

@@ -84,6 +84,11 @@ pub fn is_disabled(object: &Json) -> bool {
 /// changed then that matters, since the caller applies nothing on error.
 pub async fn decrypt_objects(objects: &mut [DesiredObject], ring: &KeyRing) -> Result<(), String> {
     for d in objects.iter_mut() {
+        // Most objects are neither: skip them without a copy.
+        let secret = d.key.kind == "Secret" && d.key.group.is_empty();
+        if !secret && !is_encrypted(&d.object.data) {
+            continue;
+        }
         let mut json = serde_json::to_value(&d.object).map_err(|e| format!("{}: {e}", d.key))?;
         if is_disabled(&json) {
             continue;
@@ -91,7 +96,7 @@ pub async fn decrypt_objects(objects: &mut [DesiredObject], ring: &KeyRing) -> R
         let changed = if is_encrypted(&json) {
             decrypt_object(&mut json, ring).await.map_err(|e| format!("{}: {e}", d.key))?;
             true
-        } else if d.key.kind == "Secret" && d.key.group.is_empty() {
+        } else if secret {
             decrypt_secret_data(&mut json, ring).await.map_err(|e| format!("{}: {e}", d.key))?
         } else {
             false
@@ -137,11 +142,16 @@ async fn decrypt_secret_data(json: &mut Json, ring: &KeyRing) -> Result<bool, St
 /// The sops-encrypted objects of a build, for a sync without `decryption` (an error names them:
 /// applying ciphertext is never what was meant).
 pub fn encrypted_objects(objects: &[DesiredObject]) -> Vec<String> {
-    objects
-        .iter()
-        .filter(|d| serde_json::to_value(&d.object).is_ok_and(|j| is_encrypted(&j) && !is_disabled(&j)))
-        .map(|d| d.key.to_string())
-        .collect()
+    let disabled = |d: &DesiredObject| {
+        d.object
+            .metadata
+            .annotations
+            .as_ref()
+            .and_then(|a| a.get(DECRYPT_ANNOTATION))
+            .is_some_and(|v| v.eq_ignore_ascii_case("disabled"))
+    };
+    // `data` holds every field but apiVersion, kind and metadata, so `sops` is found there.
+    objects.iter().filter(|d| is_encrypted(&d.object.data) && !disabled(d)).map(|d| d.key.to_string()).collect()
 }
 
 fn from_json(v: &Json) -> Value {

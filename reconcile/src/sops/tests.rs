@@ -9,6 +9,8 @@ use super::tree::{self, MacCheck, Metadata};
 use super::{KeyRing, cipher};
 
 const KEY: &str = include_str!("../../tests/fixtures/sops/age-test.agekey");
+/// A second test-only identity that matches no fixture.
+const OTHER_KEY: &str = "AGE-SECRET-KEY-10G7F3PT2H0KPK2ZZ4PMMK8CSUJL30ZL3X50AT0HAQLEDLNVK8JZQZ4M3M7";
 
 macro_rules! fixture {
     ($dir:literal, $name:literal) => {
@@ -86,7 +88,7 @@ fn tampering_and_wrong_keys_fail_naming_the_place_never_the_value() {
     let username_value =
         enc.lines().find(|l| l.trim_start().starts_with("username:")).unwrap().split_once(": ").unwrap().1;
     let mac_line = enc.lines().find(|l| l.trim_start().starts_with("mac:")).unwrap();
-    let other = "AGE-SECRET-KEY-10G7F3PT2H0KPK2ZZ4PMMK8CSUJL30ZL3X50AT0HAQLEDLNVK8JZQZ4M3M7";
+    let other = OTHER_KEY;
     let cases: Vec<(&str, String, Format, Option<&str>, &str)> = vec![
         // A value moved to another key: its path is the additional data.
         (
@@ -183,4 +185,45 @@ fn formats_are_detected_as_flux_detects_them() {
     assert_eq!(Format::detect(fixture!("enc", "config.json")), Some(Format::Json));
     assert_eq!(Format::detect(b"plain: value\n"), None);
     assert!(cipher::is_encrypted("ENC[AES256_GCM,data:x,iv:y,tag:z,type:str]"));
+}
+
+#[test]
+fn build_output_documents_secret_data_files_and_opt_outs_are_handled_as_flux_does() {
+    use base64::Engine as _;
+    let b64 = |b: &[u8]| base64::engine::general_purpose::STANDARD.encode(b);
+    let enc = std::str::from_utf8(fixture!("enc", "secret.yaml")).unwrap();
+    // The build output: the encrypted Secret as kustomize printed it (namespace added), a plain
+    // Secret whose data value is a whole sops dotenv file, an opted-out copy, and a ConfigMap.
+    let kustomized = enc.replacen("    name: db-credentials\n", "    name: db-credentials\n    namespace: apps\n", 1);
+    let opted_out = kustomized.replacen("name: db-credentials", "name: kept", 1).replacen(
+        "metadata:\n",
+        "metadata:\n    annotations: {kustomize.toolkit.fluxcd.io/decrypt: disabled}\n",
+        1,
+    );
+    let stream = format!(
+        "{kustomized}---\napiVersion: v1\nkind: Secret\nmetadata: {{name: env-file, namespace: apps}}\ndata:\n  app.env: {}\n  plain: {}\n---\n{opted_out}---\napiVersion: v1\nkind: ConfigMap\nmetadata: {{name: c, namespace: apps}}\ndata: {{k: v}}\n",
+        b64(fixture!("enc", "app.env")),
+        b64(b"not encrypted"),
+    );
+    let mut objects = crate::objects::desired_objects(&stream).unwrap();
+    assert_eq!(super::encrypted_objects(&objects), ["Secret apps/db-credentials"], "the opted-out one is left");
+    let before: Vec<String> = objects.iter().map(|d| d.hash.clone()).collect();
+    let rt = tokio::runtime::Builder::new_current_thread().build().unwrap();
+    rt.block_on(super::decrypt_objects(&mut objects, &ring())).unwrap();
+    let get = |name: &str| objects.iter().find(|d| d.key.name == name).unwrap();
+    let db = &get("db-credentials").object.data;
+    assert_eq!(db["stringData"]["password"], "s3cr3t-hunter2");
+    assert!(db.get("sops").is_none());
+    let env = &get("env-file").object.data["data"];
+    assert_eq!(env["app.env"], b64(fixture!("expected", "app.env")));
+    assert_eq!(env["plain"], b64(b"not encrypted"));
+    assert!(get("kept").object.data.get("sops").is_some(), "opted out: untouched");
+    let after: Vec<String> = objects.iter().map(|d| d.hash.clone()).collect();
+    assert_eq!(before.iter().zip(&after).filter(|(a, b)| a != b).count(), 2, "hashes follow the decrypted content");
+
+    // A wrong key fails naming the object.
+    let other = KeyRing::age_only(OTHER_KEY).unwrap();
+    let mut objects = crate::objects::desired_objects(&stream).unwrap();
+    let err = rt.block_on(super::decrypt_objects(&mut objects, &other)).unwrap_err();
+    assert!(err.starts_with("Secret apps/db-credentials: cannot get the sops data key"), "{err}");
 }
