@@ -265,10 +265,11 @@ async fn the_cli_decrypts_with_kms_and_a_wrong_kms_key_applies_nothing() {
     let state_ns = unique_name("sops-cli-state");
     create_namespace(&client, &state_ns).await;
     let ns = unique_name("rec-sops-kms");
+    // With an encryption context, which KMS checks on Decrypt.
     let enc = sops_encrypt(
         "db.yaml",
         &db_secret(DB_PASSWORD),
-        &["--kms", &arn, "--encrypted-regex", "^stringData$"],
+        &["--kms", &arn, "--encryption-context", "team:apps", "--encrypted-regex", "^stringData$"],
         &aws_env,
     );
     let repo = LocalRepo::new();
@@ -281,7 +282,8 @@ async fn the_cli_decrypts_with_kms_and_a_wrong_kms_key_applies_nothing() {
     let shipline = |config: &Path, extra: &[&str]| {
         let mut cmd = Command::new(service_env("SHIPLINE_BIN"));
         cmd.env("KUBECONFIG", service_env("KUBECONFIG"))
-            .env("SHIPLINE_LOG", "debug")
+            // shipline's own crates at debug (the HTTP stacks' debug lines would only fill memory).
+            .env("SHIPLINE_LOG", "info,shipline=debug,shipline_reconcile=debug,shipline_core=debug")
             .envs(aws_env.iter().map(|(k, v)| (k, v)))
             .args(["reconcile", "--once", "--reconciler-namespace", &state_ns, "--config"])
             .arg(config)
