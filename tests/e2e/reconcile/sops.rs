@@ -148,6 +148,10 @@ async fn sops_secrets_and_generator_sources_decrypt_apply_and_never_show() {
     assert_never_shown("the dry run", &rendered);
 
     reconcile_and_report(&mut sync, &fx.ctx, Mode::Apply).await.expect("apply");
+    // A fresh sync (nothing cached) decrypts again and finds nothing to change: decryption is
+    // deterministic, so the desired objects match what was applied.
+    let again = reconcile_and_report(&mut Sync::new(sync.spec.clone()), &fx.ctx, Mode::Apply).await.expect("no-op");
+    assert!(again.changes.is_empty(), "{}", again.render());
     let secrets: Api<Secret> = Api::namespaced(fx.client.clone(), &ns);
     let db = secrets.get("db").await.expect("db applied").data.unwrap();
     assert_eq!(db["password"].0, DB_PASSWORD.as_bytes());
