@@ -37,6 +37,19 @@ pub fn build(dir: &Path) -> Result<String, Error> {
     })
 }
 
+/// [`build`] with a [`SourceHook`](crate::source_hook::SourceHook) over generator sources.
+pub fn build_with_hook(dir: &Path, hook: std::sync::Arc<dyn crate::source_hook::SourceHook>) -> Result<String, Error> {
+    std::thread::scope(|s| {
+        std::thread::Builder::new()
+            .name("kustomize-build".into())
+            .stack_size(BUILD_STACK)
+            .spawn_scoped(s, || crate::source_hook::with_hook(Some(hook), || build_on_this_thread(dir)))
+            .map_err(|source| Error::Io { path: dir.to_path_buf(), source })?
+            .join()
+            .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
+    })
+}
+
 fn build_on_this_thread(dir: &Path) -> Result<String, Error> {
     let root = canonical(dir)?;
     let mut resources = Vec::new();

@@ -22,9 +22,10 @@ mod plugins;
 mod resid;
 mod resource;
 mod sort;
+pub mod source_hook;
 mod tconfig;
 mod transform;
 pub mod yaml;
 
-pub use build::build;
+pub use build::{build, build_with_hook};
 pub use error::Error;

@@ -16,6 +16,7 @@
 //!   dependsOn: [infrastructure]        # wait until these syncs are Ready at their revision
 //!   healthChecks: [{apiVersion: apps/v1, kind: Deployment, name: web, namespace: apps}]
 //!   postBuild: {substitute: {env: prod}, substituteFrom: [{kind: ConfigMap, name: vars, optional: true}]}
+//!   decryption: {provider: sops, secretRef: {name: sops-age}}   # age keys in the Secret; KMS via IRSA
 //!   suspend: false
 //!   deletionPolicy: Orphan             # or Delete, when the sync leaves the file
 //!   ignore: [{paths: [/spec/replicas], target: {kind: Deployment, name: web}}]   # drift ignore rules
@@ -28,7 +29,7 @@ use std::time::Duration;
 use serde::Deserialize;
 
 use crate::error::ReconcileError;
-use crate::options::{DeletionPolicy, IgnoreRule, ObjectRef, PostBuild, dependency_order};
+use crate::options::{Decryption, DeletionPolicy, IgnoreRule, ObjectRef, PostBuild, dependency_order};
 
 /// One overlay kept applied.
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -62,6 +63,8 @@ pub struct SyncSpec {
     pub health_checks: Vec<ObjectRef>,
     /// Variable substitution into the build output.
     pub post_build: Option<PostBuild>,
+    /// sops decryption of the build (see `crate::sops`).
+    pub decryption: Option<Decryption>,
     /// Skip reconciles (nothing fetched, applied or corrected) until resumed.
     pub suspend: bool,
     /// What happens to the inventory when the sync leaves the configuration.
@@ -132,6 +135,8 @@ struct SyncForm {
     health_checks: Vec<ObjectRef>,
     #[serde(default, rename = "postBuild")]
     post_build: Option<PostBuild>,
+    #[serde(default)]
+    decryption: Option<Decryption>,
     #[serde(default)]
     suspend: bool,
     #[serde(default, rename = "deletionPolicy")]
@@ -237,6 +242,7 @@ pub fn from_flags(flags: &SyncFlags) -> Result<SyncSpec, ReconcileError> {
         depends_on: Vec::new(),
         health_checks: Vec::new(),
         post_build: None,
+        decryption: None,
         suspend: false,
         deletion_policy: DeletionPolicy::Orphan,
         ignore: Vec::new(),
@@ -285,6 +291,7 @@ fn resolve(s: SyncForm, source: Source) -> Result<SyncSpec, String> {
         depends_on: s.depends_on,
         health_checks: s.health_checks,
         post_build: s.post_build,
+        decryption: s.decryption,
         suspend: s.suspend,
         deletion_policy: s.deletion_policy,
         ignore: s.ignore,
@@ -354,6 +361,9 @@ fn validate(spec: SyncSpec, source: Source) -> Result<SyncSpec, String> {
         return Err(format!(
             "postBuild.substitute: variable name {bad:?} is invalid: it must match ^[_[:alpha:]][_[:alpha:][:digit:]]*$"
         ));
+    }
+    if let Some(d) = &spec.decryption {
+        d.validate()?;
     }
     for (i, rule) in spec.ignore.iter().enumerate() {
         if let Some(p) = rule.paths.iter().find(|p| !p.starts_with('/') || p.len() < 2) {

@@ -149,6 +149,14 @@ pub enum ReconcileError {
         /// What failed, naming the object, the variable or the source.
         message: String,
     },
+    /// sops decryption failed; nothing was applied.
+    #[error("sync {sync}: sops decryption: {message}")]
+    Decrypt {
+        /// Sync name.
+        sync: String,
+        /// What failed, naming the object or file and the key; never a value.
+        message: String,
+    },
 }
 
 impl ReconcileError {
@@ -172,6 +180,7 @@ impl ReconcileError {
             Self::StateUnrecordable { .. } => "StateUnrecordable",
             Self::DependencyNotReady { .. } => "DependencyNotReady",
             Self::Substitute { .. } => "SubstitutionFailed",
+            Self::Decrypt { .. } => "DecryptionFailed",
         }
     }
 }

@@ -86,6 +86,8 @@ struct KustomizationSpec {
     #[serde(default)]
     post_build: Option<PostBuild>,
     #[serde(default)]
+    decryption: Option<crate::options::Decryption>,
+    #[serde(default)]
     suspend: bool,
     #[serde(default)]
     deletion_policy: Option<String>,
@@ -232,6 +234,7 @@ fn sync_of(k: Object<KustomizationSpec>, ns: &str, sources: &BTreeMap<String, Gi
         depends_on,
         health_checks: s.health_checks,
         post_build: s.post_build,
+        decryption: s.decryption,
         suspend: s.suspend,
         deletion_policy,
         ignore: Vec::new(),
@@ -304,8 +307,13 @@ mod tests {
             ("  prune: true\n  wait: true\n", "  prune: true\n  wait: true\n  targetNamespace: x\n", "targetNamespace"),
             (
                 "  prune: true\n  wait: true\n",
-                "  prune: true\n  wait: true\n  decryption: {provider: sops}\n",
-                "decryption",
+                "  prune: true\n  wait: true\n  decryption: {provider: vault}\n",
+                "decryption.provider: \"vault\"",
+            ),
+            (
+                "  prune: true\n  wait: true\n",
+                "  prune: true\n  wait: true\n  decryption: {provider: sops, serviceAccountName: x}\n",
+                "serviceAccountName",
             ),
             ("  prune: true\n  wait: true\n", "  prune: true\n  wait: true\n  force: true\n", "force"),
             ("    branch: main\n", "    semver: '>=1.0'\n", "semver"),

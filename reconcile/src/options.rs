@@ -1,5 +1,5 @@
 //! The optional parts of a sync that Flux's Kustomization also has (`dependsOn`, `healthChecks`,
-//! `postBuild`, `suspend`, `deletionPolicy`) and shipline's drift ignore rules, in the syncs
+//! `postBuild`, `decryption`, `suspend`, `deletionPolicy`) and shipline's drift ignore rules, in the syncs
 //! file's form (camelCase, unknown fields refused).
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -32,6 +32,36 @@ pub struct PostBuild {
     /// later source overrides an earlier one.
     #[serde(default)]
     pub substitute_from: Vec<VarSource>,
+}
+
+/// `decryption`: sops, with keys from a Secret in the sync's namespace (Flux's shape: `.agekey`
+/// age identities, `sops.aws-kms` static credentials) and AWS KMS with the SDK's credentials.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct Decryption {
+    /// Must be `sops`.
+    pub provider: String,
+    /// The Secret holding keys; KMS needs none (IRSA).
+    #[serde(default)]
+    pub secret_ref: Option<SecretRef>,
+}
+
+/// A Secret named by `decryption.secretRef`.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SecretRef {
+    /// Its name.
+    pub name: String,
+}
+
+impl Decryption {
+    /// Refuses providers other than sops, naming the field.
+    pub fn validate(&self) -> Result<(), String> {
+        if self.provider != "sops" {
+            return Err(format!("decryption.provider: {:?} is not supported (sops)", self.provider));
+        }
+        Ok(())
+    }
 }
 
 /// A ConfigMap or Secret of variables.

@@ -223,7 +223,7 @@ pub async fn reconcile(sync: &mut Sync, ctx: &Context, mode: Mode) -> Result<Out
     let objects = match sync.build.take() {
         Some((key, objects)) if key == build_key => objects,
         _ => {
-            let mut objects = build(&spec, &revision, &vars, ctx.strict_substitution)?;
+            let mut objects = crate::decrypt::build(&spec, &revision, &vars, ctx).await?;
             if ctx.nested_flux {
                 sync.nested = nested_syncs(&spec, &revision, &mut objects)?;
             }
@@ -364,11 +364,13 @@ async fn fetch(spec: &SyncSpec, ctx: &Context) -> Result<Revision, ReconcileErro
 /// Builds the kustomization, substitutes `postBuild` variables (before parsing, on the YAML
 /// text, as Flux does, so `replicas: ${n}` becomes a number) and strips fields left to other
 /// controllers by the sync's ignore rules.
-fn build(
+/// `hook` (sops decryption) sees the generator sources the build reads.
+pub(crate) fn build(
     spec: &SyncSpec,
     revision: &Revision,
     vars: &std::collections::BTreeMap<String, String>,
     strict: bool,
+    hook: Option<std::sync::Arc<dyn shipline_core::kustomize::source_hook::SourceHook>>,
 ) -> Result<Vec<DesiredObject>, ReconcileError> {
     let err = |message: String| ReconcileError::Build {
         sync: spec.name.clone(),
@@ -377,7 +379,11 @@ fn build(
         message,
     };
     let dir = revision.root.join(&spec.path);
-    let stream = shipline_core::kustomize::build(&dir).map_err(|e| err(e.to_string()))?;
+    let stream = match hook {
+        Some(hook) => shipline_core::kustomize::build_with_hook(&dir, hook),
+        None => shipline_core::kustomize::build(&dir),
+    }
+    .map_err(|e| err(e.to_string()))?;
     let stream = crate::substitute::substitute_stream(&stream, vars, strict)
         .map_err(|message| ReconcileError::Substitute { sync: spec.name.clone(), message })?;
     let mut objects = desired_objects(&stream).map_err(|e| err(e.to_string()))?;

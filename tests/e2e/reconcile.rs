@@ -1,6 +1,6 @@
 //! `shipline reconcile` against the real kube-apiserver v1.20.2 (+ etcd, controller-manager):
 //! first apply, no-op with zero writes (counted in the audit log), drift, prune, failed builds,
-//! CRDs, field conflicts, health waits, an API server restart, git auth from a Secret.
+//! CRDs, field conflicts, health waits, an API server restart, git auth from a Secret, sops.
 
 mod bench;
 mod cli;
@@ -8,6 +8,7 @@ mod controls;
 mod flux;
 mod health;
 mod restart;
+mod sops;
 mod support;
 
 use k8s_openapi::api::apps::v1::Deployment;

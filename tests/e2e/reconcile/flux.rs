@@ -274,7 +274,7 @@ async fn replicas_owned_by_an_autoscaler_are_left_alone_under_an_ignore_rule() {
 /// The layout of the Flux guides, configured by the Flux manifests themselves: a `flux-system`
 /// GitRepository + Kustomization that applies `clusters/dev`, which holds an infrastructure
 /// Kustomization (a CRD and an operator Deployment, health-checked) and an apps Kustomization
-/// that `dependsOn` it and uses `postBuild` substitution and the CRD's kind.
+/// that `dependsOn` it and uses `postBuild` substitution, the CRD's kind and a sops Secret.
 #[tokio::test]
 async fn the_flux_seed_layout_reconciles_as_nested_syncs_in_dependency_order() {
     let fx = Fixture::configured(kube_client().await, true, |ctx| ctx.nested_flux = true).await;
@@ -288,6 +288,19 @@ async fn the_flux_seed_layout_reconciles_as_nested_syncs_in_dependency_order() {
             "apiVersion: kustomize.toolkit.fluxcd.io/v1\nkind: Kustomization\nmetadata:\n  name: {name}\n  namespace: flux-system\nspec:\n  interval: 10m\n  timeout: 60s\n  path: {path}\n  prune: true\n  sourceRef:\n    kind: GitRepository\n    name: flux-system\n{extra}"
         )
     };
+    // The apps carry a sops Secret, decrypted with an age key from a Secret in the reconciler's
+    // namespace (Flux's `.agekey` shape).
+    let age = super::sops::age_key();
+    super::sops::keys_secret(&fx, "sops-age", &age.identity).await;
+    let db_secret = super::sops::sops_encrypt(
+        "db.yaml",
+        &format!(
+            "apiVersion: v1\nkind: Secret\nmetadata:\n  name: db\n  namespace: {apps_ns}\nstringData:\n  password: {}\n",
+            super::sops::DB_PASSWORD
+        ),
+        &["--age", &age.recipient, "--encrypted-regex", "^stringData$"],
+        &[],
+    );
     let repo = LocalRepo::new();
     repo.commit(&[
         ("clusters/dev/kustomization.yaml", trees::kustomization(&["infrastructure.yaml", "apps.yaml"])),
@@ -304,14 +317,15 @@ async fn the_flux_seed_layout_reconciles_as_nested_syncs_in_dependency_order() {
             kustomization(
                 &apps,
                 "./apps",
-                &format!("  wait: true\n  dependsOn:\n  - name: {infra}\n  postBuild:\n    substitute:\n      greeting: hello\n"),
+                &format!("  wait: true\n  dependsOn:\n  - name: {infra}\n  postBuild:\n    substitute:\n      greeting: hello\n  decryption:\n    provider: sops\n    secretRef:\n      name: sops-age\n"),
             ),
         ),
         ("infrastructure/kustomization.yaml", trees::kustomization(&["ns.yaml", "crd.yaml", "operator.yaml"])),
         ("infrastructure/ns.yaml", trees::namespace(&infra_ns)),
         ("infrastructure/crd.yaml", crd(&group)),
         ("infrastructure/operator.yaml", trees::deployment(&infra_ns, "operator", "registry.example/operator:1", 1)),
-        ("apps/kustomization.yaml", trees::kustomization(&["ns.yaml", "settings.yaml", "widget.yaml"])),
+        ("apps/kustomization.yaml", trees::kustomization(&["ns.yaml", "settings.yaml", "widget.yaml", "db.enc.yaml"])),
+        ("apps/db.enc.yaml", db_secret),
         ("apps/ns.yaml", trees::namespace(&apps_ns)),
         (
             "apps/settings.yaml",
@@ -346,4 +360,7 @@ async fn the_flux_seed_layout_reconciles_as_nested_syncs_in_dependency_order() {
     let data = cms.get("settings").await.expect("apps applied").data.unwrap();
     assert_eq!((data["greeting"].as_str(), data["region"].as_str()), ("hello", "eu-west-1"));
     assert!(fx.status_field(&apps, "conditions").await.contains("ReconciliationSucceeded"));
+    let secrets: Api<Secret> = Api::namespaced(fx.client.clone(), &apps_ns);
+    let db = secrets.get("db").await.expect("the sops Secret applied").data.unwrap();
+    assert_eq!(db["password"].0, super::sops::DB_PASSWORD.as_bytes());
 }
