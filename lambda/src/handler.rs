@@ -8,6 +8,8 @@ use std::sync::{Mutex, OnceLock};
 use aws_config::SdkConfig;
 use serde_json::Value;
 use shipline_core::git::{self, GitAuth};
+use shipline_core::image::commit_build;
+use shipline_core::image::ecr_images::TagOutcome;
 use shipline_core::update::updater::{self, UpdateRequest, WriteOptions};
 use tokio::sync::OnceCell;
 
@@ -71,6 +73,12 @@ impl Handler {
                 return Ok(report);
             }
         };
+        if let Ok(settings) = &self.settings
+            && !settings.retag_projects.is_empty()
+            && commit_build::needs_build_tag(&image.tag)
+        {
+            return self.retag(&image, &settings.retag_projects).await;
+        }
         let trailers = trailers(&image, "ecr-push");
         match self.update(&image, trailers).await {
             Ok(report) => {
@@ -86,6 +94,47 @@ impl Handler {
                 tracing::error!(decision = "failed", repository = %image.repository, tag = %image.tag, error = %e,
                     "permanent failure: not retried; fix the cause and push again");
                 Ok(Report::simple(Status::Failed, e.to_string(), Some(format!("{}:{}", image.repository, image.tag))))
+            }
+        }
+    }
+
+    /// Tags a commit-SHA push `branch-commit-build` and runs no update: ECR's push event for the
+    /// new tag does, so the update happens once, on the tag the policies know. A retried or
+    /// duplicated SHA event finds the tag already on the image, puts nothing and so causes no
+    /// second push event; a duplicated tag event finds the overlays already updated.
+    async fn retag(&self, image: &ImageSpec, projects: &[String]) -> Result<Report, LambdaError> {
+        let shown = format!("{}:{}", image.repository, image.tag);
+        let sdk = self.sdk().await;
+        let result =
+            commit_build::retag_commit_image(sdk, &image.repository, &image.tag, image.digest.as_deref(), projects)
+                .await;
+        match result {
+            Ok(done) => {
+                let created = done.report.tags.iter().any(|(_, o)| *o == TagOutcome::Created);
+                let reason = format!(
+                    "{shown} ({}) is CodeBuild build {}: tagged {} ({}); the update runs on that tag's push event",
+                    done.report.digest,
+                    done.build.id,
+                    done.tag,
+                    if created { "created" } else { "already there, nothing put" },
+                );
+                let report =
+                    Report::simple(Status::Retagged, reason, Some(format!("{}:{}", image.repository, done.tag)));
+                tracing::info!(decision = "retagged", repository = %image.repository, tag = %image.tag,
+                    new_tag = %done.tag, build = %done.build.id, digest = %done.report.digest, created,
+                    reason = %report.reason);
+                Ok(report)
+            }
+            Err(e) => {
+                let e = LambdaError::from(e);
+                if e.is_transient() {
+                    tracing::warn!(decision = "retry", repository = %image.repository, tag = %image.tag, error = %e,
+                        "transient failure: failing the invocation so Lambda retries it");
+                    return Err(e);
+                }
+                tracing::error!(decision = "failed", repository = %image.repository, tag = %image.tag, error = %e,
+                    "permanent failure: not retried; fix the cause and push again");
+                Ok(Report::simple(Status::Failed, e.to_string(), Some(shown)))
             }
         }
     }

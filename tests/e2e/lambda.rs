@@ -14,6 +14,7 @@
 
 mod bench;
 mod http;
+mod retag;
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
