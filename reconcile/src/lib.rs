@@ -29,6 +29,7 @@ pub mod preflight;
 pub mod prune;
 pub mod reconciler;
 pub mod run;
+pub mod running;
 pub mod server;
 pub mod source;
 pub mod status;
