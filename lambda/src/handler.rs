@@ -55,6 +55,7 @@ impl Handler {
             }
             Ok(Event::Ecr(action)) => self.on_ecr(&action).await?,
             Ok(Event::Job(job)) => self.on_job(&job).await?,
+            Ok(Event::Scan) => self.on_scan().await?,
         };
         Ok(serde_json::to_value(&report).unwrap_or(Value::Null))
     }
@@ -183,8 +184,8 @@ impl Handler {
         Ok(report)
     }
 
-    /// Runs the updater for one image on a blocking thread (git2 is synchronous).
-    async fn update(&self, image: &ImageSpec, trailers: Vec<(String, String)>) -> Result<Report, LambdaError> {
+    /// The update request every path shares: the function's repository, auth and write options.
+    async fn request(&self, trailers: Vec<(String, String)>) -> Result<(UpdateRequest, &Settings), LambdaError> {
         let settings = self.settings.as_ref().map_err(|e| LambdaError::Settings(e.clone()))?;
         self.trust_ca(settings)?;
         let auth = self.git_auth(settings).await?;
@@ -209,6 +210,12 @@ impl Handler {
                 },
             },
         };
+        Ok((request, settings))
+    }
+
+    /// Runs the updater for one image on a blocking thread (git2 is synchronous).
+    async fn update(&self, image: &ImageSpec, trailers: Vec<(String, String)>) -> Result<Report, LambdaError> {
+        let (request, settings) = self.request(trailers).await?;
         let owned = image.clone();
         let (outcome, found) = tokio::task::spawn_blocking(move || {
             let found = Mutex::new(PolicyMatch::default());
@@ -224,6 +231,66 @@ impl Handler {
         .await
         .map_err(|e| LambdaError::Task(e.to_string()))?;
         Ok(decision::decide(image, &found, &outcome?, &settings.config_path))
+    }
+
+    /// The schedule's run: every policy of the repository gets the candidates ECR lists for its
+    /// repository (`DescribeImages`, as `shipline update --from-ecr`), through the same
+    /// never-backwards updater as the push events, so a run after an event (or an event after a
+    /// run) finds nothing to do.
+    async fn on_scan(&self) -> Result<Report, LambdaError> {
+        let result = self.scan().await;
+        match result {
+            Ok(report) => {
+                tracing::info!(decision = report.status.as_str(), source = "schedule",
+                    commit = report.commit.as_deref().unwrap_or(""), reason = %report.reason);
+                Ok(report)
+            }
+            Err(e) if e.is_transient() => {
+                tracing::warn!(decision = "retry", source = "schedule", error = %e);
+                Err(e)
+            }
+            Err(e) => {
+                tracing::error!(decision = "failed", source = "schedule", error = %e);
+                Ok(Report::simple(Status::Failed, e.to_string(), None))
+            }
+        }
+    }
+
+    async fn scan(&self) -> Result<Report, LambdaError> {
+        let trailers = vec![("Shipline-Source".to_owned(), "lambda schedule".to_owned())];
+        let (request, _) = self.request(trailers).await?;
+        let ecr = shipline_core::image::ecr::client(self.sdk().await);
+        // The updater is synchronous; its lookup runs on a blocking thread and waits for the ECR
+        // calls on this runtime, which the invocation's own thread keeps driving meanwhile.
+        let runtime = tokio::runtime::Handle::current();
+        let outcome = tokio::task::spawn_blocking(move || {
+            let lookup = |config: &shipline_core::update::config::UpdateConfig| {
+                let mut found = std::collections::BTreeMap::new();
+                for entry in &config.policies {
+                    let list = runtime
+                        .block_on(shipline_core::image::ecr::list_candidates(&ecr, &entry.repository))
+                        .map_err(|e| e.to_string())?;
+                    found.insert(entry.repository.clone(), list);
+                }
+                Ok(found)
+            };
+            updater::run(&request, Some(&lookup))
+        })
+        .await
+        .map_err(|e| LambdaError::Task(e.to_string()))??;
+        let (status, reason) = match &outcome.commit {
+            Some(commit) => {
+                (Status::Updated, format!("pushed {} to {}", &commit[..commit.len().min(12)], outcome.branch))
+            }
+            None if outcome.changed() => (Status::Planned, "dry run: edits planned, nothing pushed".to_owned()),
+            None => (Status::Unchanged, "every policy already holds the newest image ECR lists".to_owned()),
+        };
+        Ok(Report {
+            commit: outcome.commit.clone(),
+            branch: Some(outcome.branch.clone()),
+            attempts: Some(outcome.attempts),
+            ..Report::simple(status, reason, None)
+        })
     }
 
     fn trust_ca(&self, settings: &Settings) -> Result<(), LambdaError> {

@@ -16,6 +16,7 @@ mod bench;
 mod deploy;
 mod http;
 mod retag;
+mod schedule;
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;

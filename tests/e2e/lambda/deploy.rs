@@ -8,7 +8,8 @@
 //!   targets the function with the queue as its dead-letter queue; an ECR push event invoked the
 //!   way EventBridge invokes Lambda (asynchronously) commits to the test git server; a malformed
 //!   event fails three times (two retries) and lands in the queue through the on-failure
-//!   destination, with the error.
+//!   destination, with the error; with `ScanSchedule` set, the EventBridge Scheduler schedule
+//!   targets the function with the scan payload.
 //! - Not covered: EventBridge delivering an `aws.ecr` event to the function. ministack refuses
 //!   `PutEvents` with an `aws.*` source (`NotAuthorizedForSourceException`, as AWS does) and its
 //!   ECR emits no events, so no ECR-shaped event can be put on the bus.
@@ -95,6 +96,7 @@ fn template_deploys_and_the_function_commits_and_dead_letters() {
         "ParameterKey=CodeS3Key,ParameterValue=function.zip",
         "ParameterKey=CodeCommitRepositoryName,ParameterValue=microservices",
         &format!("ParameterKey=EcrRepositoryNames,ParameterValue={repository}"),
+        "ParameterKey=ScanSchedule,ParameterValue=rate(15 minutes)",
     ]);
     let described = poll("the stack", Duration::from_secs(60), || {
         let d = aws(&["cloudformation", "describe-stacks", "--stack-name", &stack]);
@@ -139,6 +141,20 @@ fn template_deploys_and_the_function_commits_and_dead_letters() {
     assert_eq!(targets["Targets"][0]["Arn"], function.as_str(), "{targets}");
     let queue_arn = aws(&["sqs", "get-queue-attributes", "--queue-url", &queue, "--attribute-names", "QueueArn"])["Attributes"]["QueueArn"].clone();
     assert_eq!(targets["Targets"][0]["DeadLetterConfig"]["Arn"], queue_arn, "{targets}");
+
+    // The schedule (item 7) sends the scan payload to the function. (Whether ministack's
+    // Scheduler fires it is not tested: the scan itself is, in `schedule.rs`, by invoking.)
+    let resources = aws(&["cloudformation", "describe-stack-resources", "--stack-name", &stack]);
+    let schedule = resources["StackResources"]
+        .as_array()
+        .and_then(|r| r.iter().find(|x| x["LogicalResourceId"] == "ScanScheduleResource"))
+        .and_then(|x| x["PhysicalResourceId"].as_str())
+        .unwrap_or_else(|| panic!("the schedule resource: {resources}"))
+        .to_owned();
+    let schedule = aws(&["scheduler", "get-schedule", "--name", &schedule]);
+    assert_eq!(schedule["ScheduleExpression"], "rate(15 minutes)");
+    assert_eq!(schedule["Target"]["Arn"], function.as_str(), "{schedule}");
+    assert_eq!(schedule["Target"]["Input"], r#"{"shipline":"scan"}"#, "{schedule}");
 
     // The only adaptation: the test git server instead of CodeCommit.
     let mut variables = config["Environment"]["Variables"].as_object().cloned().unwrap_or_default();

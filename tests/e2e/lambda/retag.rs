@@ -89,14 +89,20 @@ fn builds_of(project: &str) -> Vec<Value> {
     ]
 }
 
-async fn ecr() -> aws_sdk_ecr::Client {
+pub(super) async fn ecr() -> aws_sdk_ecr::Client {
     require_local_aws();
     aws_sdk_ecr::Client::new(&shipline_core::aws::load_sdk_config().await)
 }
 
 /// Creates repository `name` and puts a manifest (unique to `seed`) tagged `tag`; returns the
 /// manifest's bytes and digest.
-async fn put_manifest(ecr: &aws_sdk_ecr::Client, name: &str, seed: &str, tag: &str, create: bool) -> (String, String) {
+pub(super) async fn put_manifest(
+    ecr: &aws_sdk_ecr::Client,
+    name: &str,
+    seed: &str,
+    tag: &str,
+    create: bool,
+) -> (String, String) {
     if create {
         ecr.create_repository().repository_name(name).send().await.expect("CreateRepository");
     }
