@@ -4,6 +4,7 @@ mod build;
 mod images;
 mod out;
 mod reconcile;
+mod status;
 mod tag;
 mod update;
 mod update_git;
@@ -37,6 +38,8 @@ enum Command {
     Update(update::UpdateArgs),
     /// Keep kustomize overlays from git applied: server-side apply, drift correction, prune.
     Reconcile(reconcile::ReconcileArgs),
+    /// Where each build runs: per sync, the revision applied, health, and each image's commit.
+    Status(status::StatusArgs),
 }
 
 fn main() -> ExitCode {
@@ -49,6 +52,7 @@ fn main() -> ExitCode {
         Command::Build(args) => build::run(&args),
         Command::Push(args) => images::push(&args),
         Command::Reconcile(args) => reconcile::run(&args),
+        Command::Status(args) => status::run(&args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -74,6 +74,8 @@ pub enum Status {
     Ignored,
     /// Dry run: the edits were planned, nothing was pushed.
     Planned,
+    /// A commit-SHA push was tagged `branch-commit-build`; the update runs on that tag's push.
+    Retagged,
     /// A permanent error (logged; a retry cannot fix it).
     Failed,
 }
@@ -86,6 +88,7 @@ impl Status {
             Self::Unchanged => "unchanged",
             Self::Ignored => "ignored",
             Self::Planned => "planned",
+            Self::Retagged => "retagged",
             Self::Failed => "failed",
         }
     }

@@ -31,6 +31,9 @@ pub enum LambdaError {
         /// What the service or the connection said.
         message: String,
     },
+    /// Re-tagging a commit-SHA push as `branch-commit-build` failed.
+    #[error("re-tag: {0}")]
+    Retag(#[from] shipline_core::image::commit_build::CommitRetagError),
     /// The blocking update task died (a bug: it panicked).
     #[error("update task failed: {0}")]
     Task(String),
@@ -45,6 +48,7 @@ impl LambdaError {
             // The credential chain failing is network trouble (IMDS, STS) or throttling.
             Self::CodeCommit(CodeCommitError::NoCredentials(_)) => true,
             Self::JobResult { .. } => true,
+            Self::Retag(e) => e.is_transient(),
             Self::Event(_) | Self::Settings(_) | Self::CodeCommit(_) | Self::Task(_) => false,
         }
     }

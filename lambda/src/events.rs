@@ -49,7 +49,13 @@ pub enum Event {
     Ecr(EcrImageAction),
     /// A CodePipeline job for this function.
     Job(CodePipelineJob),
+    /// The template's schedule (`{"shipline": "scan"}`): update every policy from the tags ECR
+    /// lists, catching pushes whose event was lost.
+    Scan,
 }
+
+/// The payload the template's EventBridge Scheduler schedule sends.
+pub const SCAN_PAYLOAD: &str = r#"{"shipline":"scan"}"#;
 
 /// The fields of an `ECR Image Action` event that matter here.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -154,6 +160,16 @@ pub fn parse(event: &Value) -> Result<Event, EventError> {
     if let Some(job) = object.get("CodePipeline.job") {
         return parse_job(job).map(Event::Job);
     }
+    if let Some(command) = object.get("shipline") {
+        return match command.as_str() {
+            Some("scan") => Ok(Event::Scan),
+            Some(other) => Err(EventError::new(
+                "shipline",
+                format!("expected \"scan\", got {:?}", other.chars().take(40).collect::<String>()),
+            )),
+            None => Err(EventError::new("shipline", format!("expected \"scan\", got {}", kind(command)))),
+        };
+    }
     let source = object.get("source").and_then(Value::as_str);
     let detail_type = object.get("detail-type").and_then(Value::as_str);
     match (source, detail_type) {
@@ -162,7 +178,7 @@ pub fn parse(event: &Value) -> Result<Event, EventError> {
             "payload",
             format!(
                 "unsupported event (source {}, detail-type {}): expected an EventBridge ECR Image Action \
-                 (source aws.ecr) or a CodePipeline job (CodePipeline.job)",
+                 (source aws.ecr), a CodePipeline job (CodePipeline.job) or the schedule's {{\"shipline\": \"scan\"}}",
                 shown(source),
                 shown(detail_type)
             ),

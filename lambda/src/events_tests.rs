@@ -177,3 +177,24 @@ fn user_parameters_table() {
         assert_eq!(err.field, field, "{text:?}: {err}");
     }
 }
+
+#[test]
+fn the_schedule_payload_is_a_scan_and_nothing_else_is() {
+    let payload: Value = serde_json::from_str(SCAN_PAYLOAD).unwrap();
+    assert_eq!(parse(&payload), Ok(Event::Scan));
+    let cases = [
+        (json!({"shipline": "scna"}), "shipline: expected \"scan\", got \"scna\""),
+        (json!({"shipline": 1}), "shipline: expected \"scan\", got a number"),
+        (json!({"shipline": "x".repeat(10_000)}), "shipline: expected \"scan\""),
+    ];
+    for (event, want) in cases {
+        let err = parse(&event).unwrap_err().to_string();
+        assert!(err.starts_with(want) && err.len() < 120, "{err}");
+    }
+}
+
+#[test]
+fn the_template_schedule_sends_the_scan_payload() {
+    let template = include_str!("../template.yaml");
+    assert!(template.contains(&format!("Input: '{SCAN_PAYLOAD}'")), "the schedule's Input is SCAN_PAYLOAD");
+}

@@ -8,6 +8,8 @@ use std::sync::{Mutex, OnceLock};
 use aws_config::SdkConfig;
 use serde_json::Value;
 use shipline_core::git::{self, GitAuth};
+use shipline_core::image::commit_build;
+use shipline_core::image::ecr_images::TagOutcome;
 use shipline_core::update::updater::{self, UpdateRequest, WriteOptions};
 use tokio::sync::OnceCell;
 
@@ -53,6 +55,7 @@ impl Handler {
             }
             Ok(Event::Ecr(action)) => self.on_ecr(&action).await?,
             Ok(Event::Job(job)) => self.on_job(&job).await?,
+            Ok(Event::Scan) => self.on_scan().await?,
         };
         Ok(serde_json::to_value(&report).unwrap_or(Value::Null))
     }
@@ -71,6 +74,12 @@ impl Handler {
                 return Ok(report);
             }
         };
+        if let Ok(settings) = &self.settings
+            && !settings.retag_projects.is_empty()
+            && commit_build::needs_build_tag(&image.tag)
+        {
+            return self.retag(&image, &settings.retag_projects).await;
+        }
         let trailers = trailers(&image, "ecr-push");
         match self.update(&image, trailers).await {
             Ok(report) => {
@@ -86,6 +95,47 @@ impl Handler {
                 tracing::error!(decision = "failed", repository = %image.repository, tag = %image.tag, error = %e,
                     "permanent failure: not retried; fix the cause and push again");
                 Ok(Report::simple(Status::Failed, e.to_string(), Some(format!("{}:{}", image.repository, image.tag))))
+            }
+        }
+    }
+
+    /// Tags a commit-SHA push `branch-commit-build` and runs no update: ECR's push event for the
+    /// new tag does, so the update happens once, on the tag the policies know. A retried or
+    /// duplicated SHA event finds the tag already on the image, puts nothing and so causes no
+    /// second push event; a duplicated tag event finds the overlays already updated.
+    async fn retag(&self, image: &ImageSpec, projects: &[String]) -> Result<Report, LambdaError> {
+        let shown = format!("{}:{}", image.repository, image.tag);
+        let sdk = self.sdk().await;
+        let result =
+            commit_build::retag_commit_image(sdk, &image.repository, &image.tag, image.digest.as_deref(), projects)
+                .await;
+        match result {
+            Ok(done) => {
+                let created = done.report.tags.iter().any(|(_, o)| *o == TagOutcome::Created);
+                let reason = format!(
+                    "{shown} ({}) is CodeBuild build {}: tagged {} ({}); the update runs on that tag's push event",
+                    done.report.digest,
+                    done.build.id,
+                    done.tag,
+                    if created { "created" } else { "already there, nothing put" },
+                );
+                let report =
+                    Report::simple(Status::Retagged, reason, Some(format!("{}:{}", image.repository, done.tag)));
+                tracing::info!(decision = "retagged", repository = %image.repository, tag = %image.tag,
+                    new_tag = %done.tag, build = %done.build.id, digest = %done.report.digest, created,
+                    reason = %report.reason);
+                Ok(report)
+            }
+            Err(e) => {
+                let e = LambdaError::from(e);
+                if e.is_transient() {
+                    tracing::warn!(decision = "retry", repository = %image.repository, tag = %image.tag, error = %e,
+                        "transient failure: failing the invocation so Lambda retries it");
+                    return Err(e);
+                }
+                tracing::error!(decision = "failed", repository = %image.repository, tag = %image.tag, error = %e,
+                    "permanent failure: not retried; fix the cause and push again");
+                Ok(Report::simple(Status::Failed, e.to_string(), Some(shown)))
             }
         }
     }
@@ -134,8 +184,8 @@ impl Handler {
         Ok(report)
     }
 
-    /// Runs the updater for one image on a blocking thread (git2 is synchronous).
-    async fn update(&self, image: &ImageSpec, trailers: Vec<(String, String)>) -> Result<Report, LambdaError> {
+    /// The update request every path shares: the function's repository, auth and write options.
+    async fn request(&self, trailers: Vec<(String, String)>) -> Result<(UpdateRequest, &Settings), LambdaError> {
         let settings = self.settings.as_ref().map_err(|e| LambdaError::Settings(e.clone()))?;
         self.trust_ca(settings)?;
         let auth = self.git_auth(settings).await?;
@@ -160,6 +210,12 @@ impl Handler {
                 },
             },
         };
+        Ok((request, settings))
+    }
+
+    /// Runs the updater for one image on a blocking thread (git2 is synchronous).
+    async fn update(&self, image: &ImageSpec, trailers: Vec<(String, String)>) -> Result<Report, LambdaError> {
+        let (request, settings) = self.request(trailers).await?;
         let owned = image.clone();
         let (outcome, found) = tokio::task::spawn_blocking(move || {
             let found = Mutex::new(PolicyMatch::default());
@@ -175,6 +231,66 @@ impl Handler {
         .await
         .map_err(|e| LambdaError::Task(e.to_string()))?;
         Ok(decision::decide(image, &found, &outcome?, &settings.config_path))
+    }
+
+    /// The schedule's run: every policy of the repository gets the candidates ECR lists for its
+    /// repository (`DescribeImages`, as `shipline update --from-ecr`), through the same
+    /// never-backwards updater as the push events, so a run after an event (or an event after a
+    /// run) finds nothing to do.
+    async fn on_scan(&self) -> Result<Report, LambdaError> {
+        let result = self.scan().await;
+        match result {
+            Ok(report) => {
+                tracing::info!(decision = report.status.as_str(), source = "schedule",
+                    commit = report.commit.as_deref().unwrap_or(""), reason = %report.reason);
+                Ok(report)
+            }
+            Err(e) if e.is_transient() => {
+                tracing::warn!(decision = "retry", source = "schedule", error = %e);
+                Err(e)
+            }
+            Err(e) => {
+                tracing::error!(decision = "failed", source = "schedule", error = %e);
+                Ok(Report::simple(Status::Failed, e.to_string(), None))
+            }
+        }
+    }
+
+    async fn scan(&self) -> Result<Report, LambdaError> {
+        let trailers = vec![("Shipline-Source".to_owned(), "lambda schedule".to_owned())];
+        let (request, _) = self.request(trailers).await?;
+        let ecr = shipline_core::image::ecr::client(self.sdk().await);
+        // The updater is synchronous; its lookup runs on a blocking thread and waits for the ECR
+        // calls on this runtime, which the invocation's own thread keeps driving meanwhile.
+        let runtime = tokio::runtime::Handle::current();
+        let outcome = tokio::task::spawn_blocking(move || {
+            let lookup = |config: &shipline_core::update::config::UpdateConfig| {
+                let mut found = std::collections::BTreeMap::new();
+                for entry in &config.policies {
+                    let list = runtime
+                        .block_on(shipline_core::image::ecr::list_candidates(&ecr, &entry.repository))
+                        .map_err(|e| e.to_string())?;
+                    found.insert(entry.repository.clone(), list);
+                }
+                Ok(found)
+            };
+            updater::run(&request, Some(&lookup))
+        })
+        .await
+        .map_err(|e| LambdaError::Task(e.to_string()))??;
+        let (status, reason) = match &outcome.commit {
+            Some(commit) => {
+                (Status::Updated, format!("pushed {} to {}", &commit[..commit.len().min(12)], outcome.branch))
+            }
+            None if outcome.changed() => (Status::Planned, "dry run: edits planned, nothing pushed".to_owned()),
+            None => (Status::Unchanged, "every policy already holds the newest image ECR lists".to_owned()),
+        };
+        Ok(Report {
+            commit: outcome.commit.clone(),
+            branch: Some(outcome.branch.clone()),
+            attempts: Some(outcome.attempts),
+            ..Report::simple(status, reason, None)
+        })
     }
 
     fn trust_ca(&self, settings: &Settings) -> Result<(), LambdaError> {

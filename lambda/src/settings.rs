@@ -54,6 +54,10 @@ pub struct Settings {
     /// `SHIPLINE_COMMIT_AUTHOR_NAME` and `SHIPLINE_COMMIT_AUTHOR_EMAIL` (both or neither): the
     /// commit author; unset takes the repository configuration's.
     pub author: Option<(String, String)>,
+    /// `SHIPLINE_RETAG_PROJECTS`: CodeBuild projects (comma-separated) whose builds name images
+    /// pushed with a bare commit-SHA tag; set, such a push is re-tagged `branch-commit-build`
+    /// instead of being offered to the policies. Empty: re-tagging is off.
+    pub retag_projects: Vec<String>,
 }
 
 impl Settings {
@@ -140,7 +144,20 @@ impl Settings {
             }
             None => None,
         };
+        let retag_projects: Vec<String> = get("SHIPLINE_RETAG_PROJECTS")
+            .map(|v| v.split(',').map(|p| p.trim().to_owned()).filter(|p| !p.is_empty()).collect())
+            .unwrap_or_default();
+        // CodeBuild project names: 2 to 255 of [A-Za-z0-9_-], starting with a letter or digit.
+        if let Some(p) = retag_projects.iter().find(|p| {
+            p.len() < 2
+                || p.len() > 255
+                || !p.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+                || !p.as_bytes()[0].is_ascii_alphanumeric()
+        }) {
+            return Err(bad(format!("SHIPLINE_RETAG_PROJECTS: {p:?} is not a CodeBuild project name")));
+        }
         Ok(Self {
+            retag_projects,
             signing_key,
             push_branch,
             push_refspec,
@@ -171,6 +188,7 @@ mod tests {
         assert_eq!(s.auth, AuthMode::Iam);
         assert_eq!(s.config_path, "shipline.yaml");
         assert_eq!((s.branch, s.ca_file, s.dry_run, s.author), (None, None, false, None));
+        assert!(s.retag_projects.is_empty(), "re-tagging is off by default");
     }
 
     #[test]
@@ -186,8 +204,10 @@ mod tests {
             ("SHIPLINE_DRY_RUN", "true"),
             ("SHIPLINE_COMMIT_AUTHOR_NAME", "deploy-bot"),
             ("SHIPLINE_COMMIT_AUTHOR_EMAIL", "deploy-bot@example.com"),
+            ("SHIPLINE_RETAG_PROJECTS", " front-end-build, cart_build ,"),
         ])
         .unwrap();
+        assert_eq!(s.retag_projects, ["front-end-build", "cart_build"]);
         assert_eq!(s.author, Some(("deploy-bot".into(), "deploy-bot@example.com".into())));
         assert_eq!(s.branch.as_deref(), Some("release"));
         assert_eq!(s.config_path, "clusters/dev");
@@ -199,7 +219,11 @@ mod tests {
 
     #[test]
     fn invalid_settings_name_the_variable() {
-        let cases: [(&[(&str, &str)], &str); 8] = [
+        let cases: [(&[(&str, &str)], &str); 9] = [
+            (
+                &[("SHIPLINE_GIT_URL", CC), ("SHIPLINE_RETAG_PROJECTS", "ok,bad/name")],
+                "\"bad/name\" is not a CodeBuild",
+            ),
             (&[("SHIPLINE_GIT_URL", CC), ("SHIPLINE_COMMIT_AUTHOR_NAME", "bot")], "or neither"),
             (
                 &[

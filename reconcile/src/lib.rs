@@ -30,6 +30,7 @@ pub mod preflight;
 pub mod prune;
 pub mod reconciler;
 pub mod run;
+pub mod running;
 pub mod server;
 pub mod sops;
 pub mod source;

@@ -145,6 +145,9 @@ async fn report(sync: &mut Sync, ctx: &Context, result: &Result<Outcome, Reconci
     let now = status::now_rfc3339();
     match result {
         Ok(o) => {
+            if next.last_applied_revision != o.revision || next.last_applied_at.is_empty() {
+                next.last_applied_at = now.clone();
+            }
             next.last_applied_revision = o.revision.clone();
             next.last_attempted_revision = o.revision.clone();
             next.inventory_size = sync.inventory.as_ref().map_or(0, Inventory::len);

@@ -33,6 +33,9 @@ pub struct Condition {
 pub struct SyncStatus {
     /// Commit last applied successfully.
     pub last_applied_revision: String,
+    /// When `last_applied_revision` was first applied (RFC 3339): unchanged by later no-op
+    /// reconciles of the same revision, so a no-op still writes nothing.
+    pub last_applied_at: String,
     /// Commit last tried.
     pub last_attempted_revision: String,
     /// Objects in the inventory.
@@ -72,6 +75,7 @@ impl SyncStatus {
     fn to_data(&self) -> BTreeMap<String, String> {
         BTreeMap::from([
             ("lastAppliedRevision".into(), self.last_applied_revision.clone()),
+            ("lastAppliedAt".into(), self.last_applied_at.clone()),
             ("lastAttemptedRevision".into(), self.last_attempted_revision.clone()),
             ("inventorySize".into(), self.inventory_size.to_string()),
             ("conditions".into(), serde_json::to_string_pretty(&self.conditions).unwrap_or_default()),
@@ -83,6 +87,7 @@ impl SyncStatus {
         let get = |k: &str| data.get(k).cloned().unwrap_or_default();
         Self {
             last_applied_revision: get("lastAppliedRevision"),
+            last_applied_at: get("lastAppliedAt"),
             last_attempted_revision: get("lastAttemptedRevision"),
             inventory_size: get("inventorySize").parse().unwrap_or(0),
             conditions: serde_json::from_str(&get("conditions")).unwrap_or_default(),
@@ -169,6 +174,7 @@ mod tests {
         assert_eq!(s.condition("Ready").unwrap().last_transition_time, "t1");
         assert_eq!(s.condition("Ready").unwrap().message, "rev b");
         s.set_condition("Ready", "False", "BuildFailed", "x", "t3");
+        s.last_applied_at = "t0".into();
         assert_eq!(s.condition("Ready").unwrap().last_transition_time, "t3");
         let back = SyncStatus::from_data(&s.to_data());
         assert_eq!(back, s);

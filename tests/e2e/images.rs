@@ -204,14 +204,17 @@ async fn ecr_retag_onto_an_immutable_tag_of_another_image_is_a_clear_error() {
     images::single_arch_layout(a.path(), 60, 1, 1024);
     images::single_arch_layout(b.path(), 61, 1, 1024);
     let name = unique_name("retag/immutable");
-    let (uri, _) = push_to_ministack(&ecr, &name, a.path(), "taken", true).await;
+    let (uri, digest_a) = push_to_ministack(&ecr, &name, a.path(), "taken", true).await;
     let bundle_b = layout::read_dir(b.path(), None).unwrap();
-    push::push(&ministack_client(&ecr, &uri).await, &bundle_b, &options(&["other"]), &|_| {}).await.unwrap();
+    let digest_b =
+        push::push(&ministack_client(&ecr, &uri).await, &bundle_b, &options(&["other"]), &|_| {}).await.unwrap().digest;
 
     let err =
         ecr_images::retag(&ecr, &uri, &ImageSelector::Tag("other".into()), &["taken".to_owned()]).await.unwrap_err();
     assert!(matches!(err, EcrImageError::TagTaken { .. }), "{err}");
-    assert!(err.to_string().contains("taken") && err.to_string().contains(&name), "{err}");
+    let text = err.to_string();
+    assert!(text.contains("taken") && text.contains(&name), "{err}");
+    assert!(text.contains(&digest_a) && text.contains(&digest_b), "both digests are named: {err}");
 }
 
 #[tokio::test]

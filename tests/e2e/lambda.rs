@@ -13,7 +13,10 @@
 //! names a prebuilt binary instead) and zipped with Python's zipfile module.
 
 mod bench;
+mod deploy;
 mod http;
+mod retag;
+mod schedule;
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;

@@ -16,5 +16,6 @@ mod smoke_aws;
 mod smoke_git;
 mod smoke_kube;
 mod smoke_registry;
+mod status;
 mod updater;
 mod writeback;

@@ -33,6 +33,12 @@ pub fn split_repository_uri(uri: &str) -> (Option<String>, String) {
     }
 }
 
+/// An ECR client on a shared SDK configuration, for callers that hold no `aws-sdk-ecr`
+/// dependency of their own (the Lambda's schedule).
+pub fn client(sdk: &aws_config::SdkConfig) -> Client {
+    Client::new(sdk)
+}
+
 /// Every tagged image of the repository at `uri`, following pagination. An image with several
 /// tags gives one candidate per tag, each with the image's digest.
 pub async fn list_candidates(client: &Client, uri: &str) -> Result<Vec<Candidate>, EcrError> {

@@ -64,7 +64,7 @@ pub enum EcrImageError {
     },
     /// The repository is immutable and the tag is taken by another image.
     #[error(
-        "ECR repository {repository} (registry {registry}) has immutable tags and {tag} already names another image: choose a new tag"
+        "ECR repository {repository} (registry {registry}) has immutable tags and {tag} already names image {held_by}, not {digest}: choose a new tag"
     )]
     TagTaken {
         /// Repository.
@@ -73,6 +73,10 @@ pub enum EcrImageError {
         registry: String,
         /// The tag.
         tag: String,
+        /// The image being tagged.
+        digest: String,
+        /// The image the tag names (`unknown` when it could not be read).
+        held_by: String,
     },
     /// Any other API failure.
     #[error("ECR {operation} on repository {repository} (registry {registry}): {message}")]
@@ -156,10 +160,17 @@ pub async fn retag(
             Err(e) => match e.as_service_error() {
                 Some(s) if s.is_image_already_exists_exception() => tags.push((tag.clone(), TagOutcome::AlreadyThere)),
                 Some(s) if s.is_image_tag_already_exists_exception() => {
+                    let held_by = current
+                        .iter()
+                        .find_map(|i| i.image_id().and_then(|id| id.image_digest()))
+                        .unwrap_or("unknown")
+                        .to_owned();
                     return Err(EcrImageError::TagTaken {
                         repository,
                         registry: registry.unwrap_or_else(|| "default".into()),
                         tag: tag.clone(),
+                        digest: digest.clone(),
+                        held_by,
                     });
                 }
                 _ => return Err(api_error("PutImage", &repository, &registry, e)),

@@ -9,6 +9,8 @@
 //! - [`build_info`]: which source (flags, CodeBuild environment, checkout) gives each part, pure;
 //! - [`ci_context`]: CodeBuild/CodePipeline look-ups, and [`ci_context::resolve_build_tag`], the
 //!   one call that names the current build's image;
+//! - [`commit_build`]: the CodeBuild build of a commit, and re-tagging a commit-SHA image as
+//!   `branch-commit-build` (the Lambda's re-tag);
 //! - [`reference`]: `name[:tag][@digest]` references;
 //! - [`candidate`]: a tag a repository has, as listings and events report it;
 //! - [`oci`]: image formats and local image sources;
@@ -18,6 +20,7 @@
 pub mod build_info;
 pub mod candidate;
 pub mod ci_context;
+pub mod commit_build;
 pub mod ecr;
 pub mod ecr_images;
 pub mod oci;

@@ -10,6 +10,7 @@
 //! - [`config`]: `shipline.yaml` or Flux image-automation objects as configuration;
 //! - [`template`]: Go `text/template`, for Flux's commit `messageTemplate`;
 //! - [`message`]: commit messages (default, or a template on Flux's data) and trailers;
+//! - [`provenance`]: where an image runs and the commit (and its trailers) that put it there;
 //! - [`review`]: the pull request from the push branch, through any host;
 //! - [`updater`]: one update of a git repository, race-safe and never backwards;
 //! - [`local`]: one update of a local tree, checked like a git update;
@@ -20,6 +21,7 @@ pub mod local;
 pub mod message;
 pub mod overlay;
 pub mod policy;
+pub mod provenance;
 pub mod review;
 pub mod template;
 pub mod updater;

@@ -18,6 +18,7 @@ libfuzzer_sys::fuzz_target!(|data: &[u8]| {
         Ok(events::Event::Job(job)) => {
             let _ = events::parse_user_parameters(job.user_parameters.as_deref());
         }
+        Ok(events::Event::Scan) => {}
         Err(e) => assert!(!e.field.is_empty()),
     }
     if let Ok(text) = std::str::from_utf8(data) {

@@ -6,6 +6,8 @@
 //!   which is what CodePipeline answers.
 //! - [`RuntimeApi`] is a minimal Lambda Runtime API (`/2018-06-01/runtime/invocation/...`) used by
 //!   the benchmark to time the bootstrap binary without an emulator in between.
+//!
+//! `retag.rs` builds a CodeBuild stand-in on [`serve`] and [`respond`].
 
 use std::collections::BTreeMap;
 use std::io::{BufRead, BufReader, Read, Write};
@@ -65,7 +67,12 @@ fn read_request(reader: &mut BufReader<TcpStream>) -> Option<Request> {
     Some(Request { method, path, headers, body })
 }
 
-fn respond(stream: &mut TcpStream, status: &str, headers: &[(&str, String)], body: &[u8]) -> std::io::Result<()> {
+pub(crate) fn respond(
+    stream: &mut TcpStream,
+    status: &str,
+    headers: &[(&str, String)],
+    body: &[u8],
+) -> std::io::Result<()> {
     let mut out = format!("HTTP/1.1 {status}\r\nContent-Length: {}\r\n", body.len());
     for (k, v) in headers {
         out.push_str(&format!("{k}: {v}\r\n"));
@@ -77,7 +84,7 @@ fn respond(stream: &mut TcpStream, status: &str, headers: &[(&str, String)], bod
 }
 
 /// Serves every connection of `listener` on its own thread with `answer`.
-fn serve(listener: TcpListener, answer: impl Fn(&Request, &mut TcpStream) -> bool + Send + Sync + 'static) {
+pub(crate) fn serve(listener: TcpListener, answer: impl Fn(&Request, &mut TcpStream) -> bool + Send + Sync + 'static) {
     let answer = Arc::new(answer);
     std::thread::spawn(move || {
         for stream in listener.incoming() {
