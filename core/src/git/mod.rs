@@ -9,7 +9,7 @@
 use std::cell::Cell;
 use std::path::{Path, PathBuf};
 
-use git2::{CertificateCheckStatus, Cred, CredentialType, FetchOptions, PushOptions, RemoteCallbacks, Repository};
+use git2::{CertificateCheckStatus, Cred, CredentialType, FetchOptions, RemoteCallbacks, Repository};
 
 use crate::secret::Secret;
 
@@ -344,45 +344,13 @@ impl<'a> Remote<'a> {
     /// fast-forwardness itself when a shallow clone lacks the remote's new commits; it would
     /// then silently replace them.
     pub fn push_branch(&self, repo: &Repository, branch: &str, expected: git2::Oid) -> Result<(), GitError> {
-        self.attempts.set(0);
-        let mut remote = repo.remote_anonymous(self.url).map_err(|e| self.error("push to", e))?;
-        let rejected: Cell<Option<(String, String)>> = Cell::new(None);
-        let target = format!("refs/heads/{branch}");
-        let mut callbacks = self.callbacks();
-        callbacks.push_negotiation(|updates| {
-            for update in updates.iter().filter(|u| u.dst_refname().ok() == Some(target.as_str())) {
-                if update.src() != expected {
-                    rejected.set(Some((
-                        target.clone(),
-                        format!("the branch moved to {} since {} was fetched", update.src(), expected),
-                    )));
-                    return Err(git2::Error::from_str("remote branch moved"));
-                }
-            }
-            Ok(())
-        });
-        callbacks.push_update_reference(|reference, status| {
-            if let Some(reason) = status {
-                rejected.set(Some((reference.to_owned(), reason.to_owned())));
-            }
-            Ok(())
-        });
-        let mut opts = PushOptions::new();
-        opts.remote_callbacks(callbacks);
-        let refspec = format!("refs/heads/{branch}:refs/heads/{branch}");
-        let result = remote.push(&[refspec.as_str()], Some(&mut opts));
-        if let Some((reference, reason)) = rejected.take() {
-            return Err(GitError::PushRejected { url: self.shown_url(), reference, reason });
-        }
-        match result {
-            Ok(()) => Ok(()),
-            Err(e) if e.code() == git2::ErrorCode::NotFastForward => Err(GitError::PushRejected {
-                url: self.shown_url(),
-                reference: refspec,
-                reason: e.message().to_owned(),
-            }),
-            Err(e) => Err(self.error("push to", e)),
-        }
+        let remote_ref = format!("refs/heads/{branch}");
+        let commit = repo.refname_to_id(&remote_ref).map_err(|source| GitError::Remote {
+            action: "reading the branch to push in",
+            url: repo.workdir().unwrap_or_else(|| repo.path()).display().to_string(),
+            source,
+        })?;
+        self.push_leased(repo, &[push::LeasedUpdate { commit, remote_ref, expected }])
     }
 }
 
