@@ -481,3 +481,19 @@ fn gunzip(bytes: &[u8]) -> std::io::Cursor<Vec<u8>> {
     assert!(out.status.success(), "gzip -dc");
     std::io::Cursor::new(out.stdout)
 }
+
+/// A push that fails fails the build: the digest is read from `shipline push --json`'s output
+/// only after shipline exited 0 (a pipe into `sed` would hide its exit status in `sh`).
+#[test]
+fn a_failed_push_fails_the_build() {
+    let uri = create_repository();
+    let missing = format!("{uri}-missing");
+    let build = Build::new(&missing);
+    let outcome = build.run("buildspec-oci-layout.yml");
+    assert_eq!(outcome.status(PhaseName::Build), PhaseStatus::Succeeded, "{}", outcome.log);
+    let PhaseStatus::Failed { command, .. } = outcome.status(PhaseName::PostBuild) else {
+        panic!("post_build should fail: {:?}\n{}", outcome.phases, outcome.log);
+    };
+    assert!(command.contains("shipline push"), "failed at {command}");
+    assert!(!outcome.log.contains("pushed "), "{}", outcome.log);
+}
