@@ -79,8 +79,10 @@ fn serve(dir: PathBuf) -> (String, Arc<Mutex<Vec<String>>>) {
                 head.push(byte[0]);
             }
             let head = String::from_utf8_lossy(&head).into_owned();
-            let path = head.split_whitespace().nth(1).unwrap_or("/").to_owned();
-            seen.lock().unwrap().push(path.clone());
+            let target = head.split_whitespace().nth(1).unwrap_or("/").to_owned();
+            seen.lock().unwrap().push(target.clone());
+            // The query is ignored, as S3 ignores a presigned URL's for the object's name.
+            let path = target.split('?').next().unwrap_or_default().to_owned();
             let file = dir.join(path.trim_start_matches('/'));
             let reply = match std::fs::read(&file) {
                 Ok(body) if !path.contains("..") => {
@@ -271,20 +273,30 @@ fn docker_buildspec_runs_with_a_docker_shim() {
     assert!(outcome.log.contains(&format!("building {uri}:{TAG}")), "{}", outcome.log);
 }
 
+/// The artifact server's base URL, from the build's `SHIPLINE_URL`.
+fn service_url(build: &Build) -> String {
+    let url = &build.project["SHIPLINE_URL"];
+    url[..url.rfind('/').unwrap_or(0)].to_owned()
+}
+
 #[test]
 fn a_checksum_mismatch_or_no_checksum_fails_before_shipline_runs() {
     let uri = "123456789012.dkr.ecr.us-east-1.amazonaws.com/never-pushed";
     for buildspec in ["buildspec.yml", "buildspec-oci-layout.yml"] {
         let mut build = Build::new(uri);
         build.project.insert("SHIPLINE_SHA256".into(), "0".repeat(64));
+        // A presigned URL's signature must stay out of the build log.
+        let url = format!("{}?X-Amz-Signature=not-for-logs", build.project["SHIPLINE_URL"]);
+        build.project.insert("SHIPLINE_URL".into(), url);
         let outcome = build.run(buildspec);
+        assert!(!outcome.log.contains("not-for-logs"), "{buildspec}: {}", outcome.log);
         let PhaseStatus::Failed { command, .. } = outcome.status(PhaseName::Install) else {
             panic!("{buildspec}: install should fail: {:?}\n{}", outcome.phases, outcome.log);
         };
         assert!(command.contains("sha256sum -c"), "{buildspec}: failed at {command}");
         let actual = &artifact().sha256;
         assert!(
-            outcome.log.contains(&format!("SHA-256 mismatch for {}", build.project["SHIPLINE_URL"]))
+            outcome.log.contains(&format!("SHA-256 mismatch for {}/{}:", service_url(&build), artifact().name))
                 && outcome.log.contains(&format!("expected {}, downloaded {actual}", "0".repeat(64))),
             "{buildspec}: {}",
             outcome.log
