@@ -509,3 +509,37 @@ fn a_failed_push_fails_the_build() {
     assert!(command.contains("shipline push"), "failed at {command}");
     assert!(!outcome.log.contains("pushed "), "{}", outcome.log);
 }
+
+/// A command that ends the shell (`exit`) fails the phase at that command; `on-failure:
+/// CONTINUE` lets the next phase run, `ABORT` (the default) skips everything but `post_build`
+/// after `build`; a syntax error fails its own command only.
+#[test]
+fn runner_handles_exit_syntax_errors_and_on_failure() {
+    let tmp = tempfile::tempdir().unwrap();
+    let src = tmp.path().join("src");
+    std::fs::create_dir_all(&src).unwrap();
+    let codebuild = CodeBuild {
+        project: "p".into(),
+        build_number: 1,
+        resolved_source_version: COMMIT.into(),
+        source_version: COMMIT.into(),
+        webhook_head_ref: None,
+        src_dir: src,
+        region: "us-east-1".into(),
+    };
+    let run = |text: &str, work: &str| {
+        let spec = spec::parse(text, "t.yml").unwrap();
+        runner::run(&spec, &codebuild, &BTreeMap::new(), &tmp.path().join(work)).unwrap()
+    };
+    let outcome = run(
+        "version: 0.2\nphases:\n  install:\n    on-failure: CONTINUE\n    commands: ['exit 3', 'echo no']\n  pre_build:\n    commands: ['if then fi', 'echo no']\n  build:\n    commands: ['echo no']\n",
+        "a",
+    );
+    assert_eq!(outcome.status(PhaseName::Install), PhaseStatus::Failed { command: "exit 3".into(), code: Some(3) });
+    let PhaseStatus::Failed { command, .. } = outcome.status(PhaseName::PreBuild) else {
+        panic!("pre_build runs after a CONTINUE install and fails: {:?}\n{}", outcome.phases, outcome.log);
+    };
+    assert_eq!(command, "if then fi");
+    assert_eq!(outcome.status(PhaseName::Build), PhaseStatus::Skipped);
+    assert!(!outcome.log.contains("Running command echo no"), "{}", outcome.log);
+}
