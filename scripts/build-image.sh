@@ -33,34 +33,23 @@ objcopy --strip-all "$BINARY" "$work/shipline"
 entries=("file:$work/shipline:/shipline:755" "file:/etc/ssl/certs/ca-certificates.crt:/etc/ssl/certs/ca-certificates.crt:644" "dir:/tmp:1777")
 # Debian 12 is merged-/usr: /lib and /lib64 are links into /usr, as in the image.
 entries+=("symlink:/lib:usr/lib" "symlink:/lib64:usr/lib64")
+# shellcheck source=scripts/lib/debian-libs.sh
+. "$HERE/lib/debian-libs.sh"
+debian_linked_libs "$work/shipline"
 declare -A pkgs=()
-add_lib() { # add_lib PATH_AS_LINKED
-  local linked=$1 real dest pkg
-  real=$(readlink -f "$linked")
+for pkg in "${!LIB_PKGS[@]}"; do pkgs[$pkg]=1; done
+for lib in "${LINKED_LIBS[@]}"; do
+  linked=${lib%%:*} real=${lib#*:}
   case $linked in /lib/*|/lib64/*) dest=/usr$linked ;; *) dest=$linked ;; esac
   # the file under the name the loader looks for (the soname), its content the resolved file
   entries+=("file:$real:$dest:755")
-  pkg=$(dpkg-query -S "$real" 2>/dev/null | head -n1 | cut -d: -f1) || true
-  [ -n "$pkg" ] || pkg=$(dpkg-query -S "$linked" 2>/dev/null | head -n1 | cut -d: -f1) || true
-  [ -n "$pkg" ] || { echo "build-image: $linked ($real) belongs to no Debian package" >&2; exit 1; }
-  pkgs[$pkg]=1
-}
-# `ldd` lists the libraries and the loader (the ELF interpreter); linux-vdso is the kernel's.
-while read -r line; do
-  case $line in
-    *linux-vdso*) ;;
-    *"=> not found"*) echo "build-image: $line" >&2; exit 1 ;;
-    *"=> "/*) add_lib "$(echo "$line" | sed -E 's/.*=> ([^ ]+) .*/\1/')" ;;
-    /*) interp=${line%% *}; add_lib "$interp" ;;
-    *) echo "build-image: unexpected ldd line: $line" >&2; exit 1 ;;
-  esac
-done < <(ldd "$work/shipline")
+done
 pkgs[ca-certificates]=1
 labels=()
-plist=""
-for pkg in $(printf '%s\n' "${!pkgs[@]}" | sort); do
-  ver=$(dpkg-query -W -f='${Version}' "$pkg")
-  plist+="${plist:+ }$pkg=$ver"
+sorted_pkgs=$(printf '%s\n' "${!pkgs[@]}" | sort)
+# shellcheck disable=SC2086 # package names have no spaces
+plist=$(debian_pkg_versions $sorted_pkgs)
+for pkg in $sorted_pkgs; do
   base=${pkg%%:*}
   [ -f "/usr/share/doc/$base/copyright" ] && entries+=("file:/usr/share/doc/$base/copyright:/usr/share/doc/$base/copyright:644")
 done

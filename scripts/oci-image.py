@@ -1,10 +1,10 @@
 #!/usr/bin/env python3
 """Builds a single-layer OCI image layout from local files, without a container engine.
 
-Reproducible: the same inputs give the same bytes, hence the same manifest digest. Every tar
-entry has owner 0:0, no user/group names, mtime $SOURCE_DATE_EPOCH (default 0), entries are
-written in path order, the layer is gzip-compressed with a zero gzip timestamp, and the config's
-`created` is $SOURCE_DATE_EPOCH too.
+Reproducible: the same inputs give the same bytes, hence the same manifest digest. The layer is
+written by scripts/lib/reprotar.py (owner 0:0, no user/group names, mtime $SOURCE_DATE_EPOCH,
+default 0, entries in path order, gzip with a zero timestamp), and the config's `created` is
+$SOURCE_DATE_EPOCH too.
 
 usage: oci-image.py --out DIR [--archive FILE] [--name REF] [--entrypoint JSON] [--cmd JSON]
                     [--user UID:GID] [--env K=V]... [--label K=V]... [--workdir DIR]
@@ -18,7 +18,10 @@ ENTRY:  file:SRC:DEST[:MODE]   a regular file (MODE octal, default 644)
                io.containerd.image.name)
 Prints the manifest digest, the layer's compressed size and the image's total size as JSON.
 """
-import argparse, gzip, hashlib, io, json, os, sys, tarfile, time
+import argparse, hashlib, io, json, os, sys, tarfile, time
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "lib"))
+import reprotar  # noqa: E402  (the tar writer shared with scripts/release.sh)
 
 
 def sha(data):
@@ -39,59 +42,9 @@ def main(argv):
     ap.add_argument("--expose", action="append", default=[])
     ap.add_argument("entries", nargs="+")
     a = ap.parse_args(argv)
-    epoch = int(os.environ.get("SOURCE_DATE_EPOCH", "0"))
-
-    # path -> (type, mode, source-or-target)
-    items = {}
-
-    def add_parents(path):
-        parts = path.split("/")[:-1]
-        for i in range(1, len(parts) + 1):
-            p = "/".join(parts[:i])
-            items.setdefault(p, ("dir", 0o755, None))
-
-    for e in a.entries:
-        kind, _, rest = e.partition(":")
-        if kind == "file":
-            src, dest, *mode = rest.split(":")
-            dest = dest.strip("/")
-            add_parents(dest)
-            items[dest] = ("file", int(mode[0], 8) if mode else 0o644, src)
-        elif kind == "dir":
-            dest, *mode = rest.split(":")
-            dest = dest.strip("/")
-            add_parents(dest)
-            items[dest] = ("dir", int(mode[0], 8) if mode else 0o755, None)
-        elif kind == "symlink":
-            dest, target = rest.split(":", 1)
-            dest = dest.strip("/")
-            add_parents(dest)
-            items[dest] = ("symlink", 0o777, target)
-        else:
-            sys.exit(f"oci-image: unknown entry {e!r} (file:, dir: or symlink:)")
-
-    raw = io.BytesIO()
-    with tarfile.open(fileobj=raw, mode="w", format=tarfile.GNU_FORMAT) as t:
-        for path in sorted(items):
-            kind, mode, arg = items[path]
-            ti = tarfile.TarInfo(path)
-            ti.mtime, ti.uid, ti.gid, ti.uname, ti.gname, ti.mode = epoch, 0, 0, "", "", mode
-            if kind == "dir":
-                ti.type = tarfile.DIRTYPE
-                t.addfile(ti)
-            elif kind == "symlink":
-                ti.type, ti.linkname = tarfile.SYMTYPE, arg
-                t.addfile(ti)
-            else:
-                with open(arg, "rb") as f:
-                    data = f.read()
-                ti.size = len(data)
-                t.addfile(ti, io.BytesIO(data))
-    layer_tar = raw.getvalue()
-    gz = io.BytesIO()
-    with gzip.GzipFile(fileobj=gz, mode="wb", compresslevel=6, mtime=0, filename="") as g:
-        g.write(layer_tar)
-    layer = gz.getvalue()
+    epoch = reprotar.epoch()
+    layer_tar = reprotar.tar_bytes(reprotar.parse_entries(a.entries, "oci-image"), epoch)
+    layer = reprotar.gzip_bytes(layer_tar)
 
     created = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(epoch))
     config = {"Env": a.env or ["PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"], "WorkingDir": a.workdir}

