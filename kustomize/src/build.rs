@@ -76,7 +76,8 @@ fn build_on_this_thread(dir: &Path) -> Result<String, Error> {
         build_metadata(&k, &root, r)?;
         finalize(r, &k.file)?;
     }
-    Ok(resources.iter().map(|r| crate::yaml::to_string(&Value::Map(r.obj.clone()))).collect::<Vec<_>>().join("---\n"))
+    // Each object is moved into the emitter, not copied: the resources are not needed after.
+    Ok(resources.into_iter().map(|r| crate::yaml::to_string(&Value::Map(r.obj))).collect::<Vec<_>>().join("---\n"))
 }
 
 /// The label value kubectl's embedded kustomize reports (a standalone kustomize v5.5.0 binary
