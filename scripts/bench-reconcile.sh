@@ -414,6 +414,11 @@ RECONCILES=$(metric_successes)
 AVG=$(awk -v s="{sync=\"$SYNC\"}" '$1 == "shipline_reconcile_duration_seconds_sum" s { t = $2 }
   $1 == "shipline_reconcile_duration_seconds_count" s { c = $2 } END { if (c) printf "%.2f", t / c; else print "-" }' <<<"$METRICS")
 echo "   $FLAT s later: VmRSS ${RSS2} kB (peak VmHWM ${HWM} kB); $RECONCILES successful reconciles, ${AVG}s each on average"
+# What the idle RSS is: heap and other anonymous memory, or the binary's own pages (file-backed;
+# a debug binary's are several times a release binary's).
+SMAPS=$(awk '$1 ~ /^(Rss|Anonymous|Pss_Anon|Pss_File):$/ { printf "%s %s kB, ", $1, $2 }' "/proc/$DAEMON_PID/smaps_rollup")
+THREADS=$(awk '$1 == "Threads:" { print $2 }' "/proc/$DAEMON_PID/status")
+echo "   idle breakdown (smaps_rollup): ${SMAPS%, }; $THREADS threads"
 FAILED=$(printf '%s\n' "$METRICS" | awk -v s="{sync=\"$SYNC\"," 'index($1, "shipline_reconcile_total" s) && $1 !~ /success/ { n += $2 } END { print n + 0 }')
 [[ $FAILED == 0 ]] || echo "   WARNING: $FAILED failed reconciles in /metrics"
 

@@ -1,6 +1,7 @@
 //! The build: load a kustomization tree, run generators and transformers bottom-up, then
 //! hash suffixes, name references and ordering at the top, and print.
 
+use std::borrow::Cow;
 use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 
@@ -14,6 +15,10 @@ use crate::transform::replacements::parse_replacement;
 use crate::yaml::resolve::resolve_plain_v3;
 use crate::yaml::{Value, parse_documents};
 use crate::{Error, generator, hash, nameref, patch, plugins, sort, transform};
+
+/// A directory's transformer configuration: the built-in one, borrowed until `configurations`
+/// or `crds` customize it.
+type Config = Cow<'static, TransformerConfig>;
 
 /// Stack of the build thread. Every pass recurses over value trees, which the YAML reader
 /// bounds to [`crate::yaml::parse::MAX_DEPTH`] levels; this leaves room for that depth in any
@@ -54,7 +59,7 @@ fn build_on_this_thread(dir: &Path) -> Result<String, Error> {
     let root = canonical(dir)?;
     let mut resources = Vec::new();
     let mut stack = Vec::new();
-    let mut tc = TransformerConfig::default();
+    let mut tc: Config = Cow::Borrowed(TransformerConfig::built_in());
     let k = accumulate(&root, &mut resources, &mut stack, Kind::Top, &mut tc, Record::default())?;
     for r in resources.iter_mut().filter(|r| r.needs_hash) {
         let name = format!("{}-{}", r.name(), hash::suffix(&r.obj));
@@ -84,7 +89,8 @@ fn build_on_this_thread(dir: &Path) -> Result<String, Error> {
         build_metadata(&k, &root, r)?;
         finalize(r, &k.file)?;
     }
-    Ok(resources.iter().map(|r| crate::yaml::to_string(&Value::Map(r.obj.clone()))).collect::<Vec<_>>().join("---\n"))
+    // Each object is moved into the emitter, not copied: the resources are not needed after.
+    Ok(resources.into_iter().map(|r| crate::yaml::to_string(&Value::Map(r.obj))).collect::<Vec<_>>().join("---\n"))
 }
 
 /// The label value kubectl's embedded kustomize reports (a standalone kustomize v5.5.0 binary
@@ -202,7 +208,7 @@ fn accumulate(
     resources: &mut Vec<Resource>,
     stack: &mut Vec<PathBuf>,
     kind: Kind,
-    tc: &mut TransformerConfig,
+    tc: &mut Config,
     record: Record,
 ) -> Result<Kustomization, Error> {
     if let Some(pos) = stack.iter().position(|d| d == dir) {
@@ -251,11 +257,11 @@ fn accumulate(
     }
     for entry in &k.configurations {
         let path = crate::loader::restricted_file(&k, dir, "configurations", entry)?;
-        tc.merge(&TransformerConfig::from_file(&path, &read(&path)?)?);
+        tc.to_mut().merge(&TransformerConfig::from_file(&path, &read(&path)?)?);
     }
     for entry in &k.crds {
         let path = crate::loader::restricted_file(&k, dir, "crds", entry)?;
-        tc.merge(&crate::crds::load(&path, &read(&path)?)?);
+        tc.to_mut().merge(&crate::crds::load(&path, &read(&path)?)?);
     }
     // Measured: a kustomization's own generators run before its components, so components can
     // merge into (and transform) what the parent generates.
@@ -303,7 +309,7 @@ fn load_entry(
     entry: &str,
     stack: &mut Vec<PathBuf>,
     record: Record,
-    tc: Option<&mut TransformerConfig>,
+    tc: Option<&mut Config>,
 ) -> Result<Vec<Resource>, Error> {
     if is_remote(entry) {
         return Err(Error::Unsupported {
@@ -319,10 +325,13 @@ fn load_entry(
     let path = canonical(&joined)?;
     if path.is_dir() {
         let mut sub = Vec::new();
-        let mut sub_tc = TransformerConfig::default();
+        let mut sub_tc: Config = Cow::Borrowed(TransformerConfig::built_in());
         accumulate(&path, &mut sub, stack, Kind::Resource, &mut sub_tc, record)?;
-        if let Some(tc) = tc {
-            tc.merge(&sub_tc);
+        // Merging an uncustomized configuration changes nothing (and would copy the parent's).
+        if let Some(tc) = tc
+            && sub_tc.customized
+        {
+            tc.to_mut().merge(&sub_tc);
         }
         return Ok(sub);
     }

@@ -19,6 +19,7 @@ mod loader;
 mod nameref;
 mod patch;
 mod plugins;
+mod regex_cache;
 mod resid;
 mod resource;
 mod sort;

@@ -2,32 +2,43 @@
 //! (a ConfigMap in `envFrom`, a ServiceAccount in a RoleBinding, ...) follow the new name.
 //! The candidate sieve follows kustomize's `nameref` filter step by step.
 
+use std::collections::HashMap;
+
 use crate::config::NameRef;
 use crate::fieldspec::visit;
 use crate::resid::{Gvk, ResId};
-use crate::resource::Resource;
-use crate::yaml::Value;
+use crate::resource::{Origin, Resource};
+use crate::yaml::{Map, Value};
 
 /// Rewrites every configured reference to the current name of the resource it designates.
 pub fn fix(resources: &mut [Resource], configs: &[NameRef]) -> Result<(), String> {
     // Referrals are read from a snapshot: a referrer's edits never change who it can refer to.
-    let snapshot: Vec<Resource> = resources.to_vec();
+    // Candidates are only ever read for their ids, names, prefixes and suffixes, so the
+    // snapshot keeps just those, not a deep copy of every object.
+    let snapshot: Vec<Resource> = resources.iter().map(identity_only).collect();
     let ids: Vec<ResId> = snapshot.iter().map(Resource::cur_id).collect();
+    // The referral pool depends only on the referrer's scope, namespace and ServiceAccount
+    // subject namespaces; building it once per distinct scope (not once per referrer) keeps
+    // this pass linear in the number of resources.
+    let mut pools: HashMap<PoolKey, Pool> = HashMap::new();
     for (i, r) in resources.iter_mut().enumerate() {
         let gvk = ids[i].gvk.clone();
         if !configs.iter().any(|c| c.referrers.iter().any(|s| s.applies_to(&gvk))) {
             continue;
         }
         let referrer = &snapshot[i];
-        let pool = could_be_referenced_by(&snapshot, &ids, referrer)?;
-        let role_ref = role_ref_gvk(referrer);
+        // The referrer's own object is read before any of its fields is rewritten below.
+        let key = pool_key(&ids[i], r)?;
+        let pool = pools.entry(key).or_insert_with_key(|key| Pool::new(could_be_referenced_by(&snapshot, &ids, key)));
+        let role_ref = role_ref_gvk(r);
         for cfg in configs {
             for spec in cfg.referrers.iter().filter(|s| s.applies_to(&gvk)) {
                 let ctx = Ctx {
                     cfg,
                     referrer,
                     role_ref: if spec.path.ends_with("roleRef/name") { role_ref.clone() } else { None },
-                    all: &pool,
+                    all: &pool.all,
+                    named: &pool.named,
                 };
                 let mut failure = None;
                 visit(&mut r.obj, &spec.segments(), false, &mut |v| {
@@ -44,24 +55,76 @@ pub fn fix(resources: &mut [Resource], configs: &[NameRef]) -> Result<(), String
     Ok(())
 }
 
-/// kustomize's `SubsetThatCouldBeReferencedByResource`: a namespaced referrer sees cluster-scoped
-/// resources, its own namespace, and (for a RoleBinding) its ServiceAccount subjects' namespaces.
-fn could_be_referenced_by<'a>(
-    all: &'a [Resource],
-    ids: &[ResId],
-    referrer: &Resource,
-) -> Result<Vec<&'a Resource>, String> {
-    let rid = referrer.cur_id();
+/// A resource reduced to what a referral is chosen by: its ids (current and previous), the
+/// name prefixes and suffixes applied, and an object holding only `apiVersion`, `kind` and
+/// `metadata.name`/`namespace`.
+fn identity_only(r: &Resource) -> Resource {
+    let mut obj = Map::new();
+    for key in ["apiVersion", "kind"] {
+        if let Some(v) = r.obj.get(key) {
+            obj.insert(key.to_string(), v.clone());
+        }
+    }
+    if let Some(Value::Map(md)) = r.obj.get("metadata") {
+        let mut m = Map::new();
+        for key in ["name", "namespace"] {
+            if let Some(v) = md.get(key) {
+                m.insert(key.to_string(), v.clone());
+            }
+        }
+        obj.insert("metadata".to_string(), Value::Map(m));
+    }
+    Resource {
+        obj,
+        orig: r.orig.clone(),
+        prev: r.prev.clone(),
+        needs_hash: r.needs_hash,
+        prefixes: r.prefixes.clone(),
+        suffixes: r.suffixes.clone(),
+        origin: Origin::Lost,
+        ref_vars: Vec::new(),
+        transformations: Vec::new(),
+    }
+}
+
+/// What decides a referrer's pool: `None` for a cluster-scoped referrer (it sees everything),
+/// else its effective namespace and its ServiceAccount subjects' namespaces.
+type PoolKey = Option<(String, Vec<String>)>;
+
+/// The resources a referrer may refer to, in build order, and the same indexed by every name
+/// they had before (kustomize sieves candidates by previous names first).
+struct Pool<'a> {
+    all: Vec<&'a Resource>,
+    named: HashMap<&'a str, Vec<&'a Resource>>,
+}
+
+impl<'a> Pool<'a> {
+    fn new(all: Vec<&'a Resource>) -> Pool<'a> {
+        let mut named: HashMap<&str, Vec<&Resource>> = HashMap::new();
+        for &r in &all {
+            let mut seen: Vec<&str> = Vec::new();
+            for id in &r.prev {
+                if !seen.contains(&id.name.as_str()) {
+                    seen.push(&id.name);
+                    named.entry(id.name.as_str()).or_default().push(r);
+                }
+            }
+        }
+        Pool { all, named }
+    }
+}
+
+/// The [`PoolKey`] of a referrer: kustomize reads every RoleBinding subject's `namespace` as a
+/// string and fails on any other value (`namespace:` left blank, a number).
+fn pool_key(rid: &ResId, referrer: &Resource) -> Result<PoolKey, String> {
     if !rid.gvk.is_namespaceable() {
-        return Ok(all.iter().collect());
+        return Ok(None);
     }
     let mut sa_namespaces = Vec::new();
     if rid.gvk.kind == "RoleBinding"
         && let Some(Value::Seq(subjects)) = referrer.obj.get("subjects")
     {
         for s in subjects {
-            // kustomize reads every subject's `namespace` as a string and fails on any other
-            // value (`namespace:` left blank, a number).
             if let Some(ns) = s.get("namespace")
                 && !matches!(ns, Value::String(_))
             {
@@ -74,16 +137,24 @@ fn could_be_referenced_by<'a>(
             }
         }
     }
-    Ok(all
-        .iter()
+    Ok(Some((rid.effective_namespace().to_string(), sa_namespaces)))
+}
+
+/// kustomize's `SubsetThatCouldBeReferencedByResource`: a namespaced referrer sees cluster-scoped
+/// resources, its own namespace, and (for a RoleBinding) its ServiceAccount subjects' namespaces.
+fn could_be_referenced_by<'a>(all: &'a [Resource], ids: &[ResId], key: &PoolKey) -> Vec<&'a Resource> {
+    let Some((namespace, sa_namespaces)) = key else {
+        return all.iter().collect();
+    };
+    all.iter()
         .zip(ids)
         .filter(|(r, id)| {
             !id.gvk.is_namespaceable()
-                || id.effective_namespace() == rid.effective_namespace()
+                || id.effective_namespace() == namespace
                 || sa_namespaces.iter().any(|ns| ns == r.namespace())
         })
         .map(|(r, _)| r)
-        .collect())
+        .collect()
 }
 
 fn role_ref_gvk(r: &Resource) -> Option<Gvk> {
@@ -100,13 +171,21 @@ struct Ctx<'a> {
     referrer: &'a Resource,
     role_ref: Option<Gvk>,
     all: &'a [&'a Resource],
+    /// `all` by previous name.
+    named: &'a HashMap<&'a str, Vec<&'a Resource>>,
 }
 
 impl Ctx<'_> {
+    /// The candidates that once had the name `old` (the first step of [`Ctx::select`]'s sieve,
+    /// done by look-up), in build order.
+    fn named(&self, old: &str) -> Vec<&Resource> {
+        self.named.get(old).cloned().unwrap_or_default()
+    }
+
     fn update(&self, v: &mut Value) -> Result<(), String> {
         match v {
             Value::String(old) => {
-                if let Some(c) = self.select(old, self.all.to_vec(), false)? {
+                if let Some(c) = self.select(old, self.named(old), false)? {
                     *old = c.name().to_string();
                 }
             }
@@ -115,7 +194,7 @@ impl Ctx<'_> {
                     if matches!(item, Value::Map(_)) {
                         self.update_map(item)?;
                     } else if let Value::String(old) = item
-                        && let Some(c) = self.select(old, self.all.to_vec(), false)?
+                        && let Some(c) = self.select(old, self.named(old), false)?
                     {
                         *old = c.name().to_string();
                     }
@@ -135,7 +214,7 @@ impl Ctx<'_> {
             return Err("path config error; no 'name' field in node".into());
         };
         let candidates: Vec<&Resource> = match m.get("namespace").and_then(Value::as_str) {
-            None => self.all.to_vec(),
+            None => self.named(old),
             // Grouped by effective namespace, so "default" also matches resources without one.
             Some(ns) => {
                 let by_orig: Vec<&Resource> = self

@@ -84,6 +84,13 @@ impl Gvk {
     /// Whether resources of this kind are namespaced.
     /// An empty version (a selector or field spec without one) matches any version.
     pub fn is_namespaceable(&self) -> bool {
+        // Asked for every resource pair name references compare, so most kinds (those the
+        // table never names) are answered by one hash look-up instead of a scan of the table.
+        static KINDS: std::sync::LazyLock<std::collections::HashSet<&str>> =
+            std::sync::LazyLock::new(|| CLUSTER_SCOPED.iter().map(|(_, _, k)| *k).collect());
+        if !KINDS.contains(self.kind.as_str()) {
+            return true;
+        }
         !CLUSTER_SCOPED
             .iter()
             .any(|(g, v, k)| *k == self.kind && *g == self.group && (self.version.is_empty() || *v == self.version))

@@ -37,17 +37,31 @@ pub struct TransformerConfig {
 
 impl Default for TransformerConfig {
     fn default() -> Self {
-        TransformerConfig {
-            common_labels: config::common_labels(),
-            template_labels: config::template_labels(),
-            common_annotations: config::common_annotations(),
-            namespace: Vec::new(),
-            name_references: config::name_references(),
-            images: Vec::new(),
-            replicas: config::replicas(),
-            var_references: config::var_references(),
-            customized: false,
-        }
+        TransformerConfig::built_in().clone()
+    }
+}
+
+impl TransformerConfig {
+    /// The built-in configuration, built once. Every directory of a tree starts from it and
+    /// most never change it, so a build borrows this and copies it only to customize it.
+    pub fn built_in() -> &'static TransformerConfig {
+        static BUILT_IN: std::sync::LazyLock<TransformerConfig> = std::sync::LazyLock::new(built_in);
+        &BUILT_IN
+    }
+}
+
+/// The built-in configuration, from kustomize's default tables.
+fn built_in() -> TransformerConfig {
+    TransformerConfig {
+        common_labels: config::common_labels(),
+        template_labels: config::template_labels(),
+        common_annotations: config::common_annotations(),
+        namespace: Vec::new(),
+        name_references: config::name_references(),
+        images: Vec::new(),
+        replicas: config::replicas(),
+        var_references: config::var_references(),
+        customized: false,
     }
 }
 

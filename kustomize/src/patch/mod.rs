@@ -71,9 +71,7 @@ pub fn apply(k: &Kustomization, root: &Path, p: &PatchSpec, resources: &mut Vec<
                 return Err(err(format!("a strategic merge patch must be an object, found a {}", other.type_name())));
             }
         };
-        let has = |path: &[&str]| {
-            Value::Map(patch.clone()).get_path(path).and_then(Value::as_str).is_some_and(|s| !s.is_empty())
-        };
+        let has = |path: &[&str]| str_at(&patch, path).is_some_and(|s| !s.is_empty());
         if !has(&["kind"]) || !has(&["metadata", "name"]) {
             return Err(err(
                 "unable to parse SM or JSON patch: a strategic merge patch needs `kind` and `metadata.name`".into(),
@@ -160,10 +158,17 @@ pub fn all_empty(k: &Kustomization, root: &Path, list: &[PatchSpec]) -> Result<b
 }
 
 fn patch_id(patch: &Map) -> ResId {
-    let s = |path: &[&str]| Value::Map(patch.clone()).get_path(path).and_then(Value::as_str).unwrap_or("").to_string();
+    let s = |path: &[&str]| str_at(patch, path).unwrap_or("").to_string();
     ResId {
         gvk: Gvk::from_api_version(&s(&["apiVersion"]), &s(&["kind"])),
         name: s(&["metadata", "name"]),
         namespace: s(&["metadata", "namespace"]),
     }
+}
+
+/// The string at `path` (mapping keys) in a patch, read in place (patches are not copied to be
+/// looked at: every overlay of a large tree reads a few fields of its patches).
+fn str_at<'a>(patch: &'a Map, path: &[&str]) -> Option<&'a str> {
+    let (first, rest) = path.split_first()?;
+    rest.iter().try_fold(patch.get(*first)?, |v, k| v.get(k)).and_then(Value::as_str)
 }

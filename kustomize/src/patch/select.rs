@@ -31,7 +31,7 @@ enum Requirement {
 fn anchored(re: &Option<String>) -> Result<Option<Regex>, String> {
     re.as_deref()
         .filter(|s| !s.is_empty())
-        .map(|s| Regex::new(&format!("^(?:{s})$")).map_err(|e| format!("invalid regex {s:?}: {e}")))
+        .map(|s| crate::regex_cache::compile(&format!("^(?:{s})$")).map_err(|e| format!("invalid regex {s:?}: {e}")))
         .transpose()
 }
 

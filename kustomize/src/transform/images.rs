@@ -68,7 +68,7 @@ pub fn rewrite(image: &str, spec: &ImageSpec, matcher: &Regex) -> Option<String>
 
 /// The matcher kustomize builds from an image name (the name is used as a regex, unescaped).
 pub fn matcher(name: &str) -> Result<Regex, String> {
-    Regex::new(&format!("^{name}(@sha256)?(:[a-zA-Z0-9_.{{}}-]*)?(@sha256:[a-zA-Z0-9]*)?$"))
+    crate::regex_cache::compile(&format!("^{name}(@sha256)?(:[a-zA-Z0-9_.{{}}-]*)?(@sha256:[a-zA-Z0-9]*)?$"))
         .map_err(|e| format!("invalid image name {name:?}: {e}"))
 }
 

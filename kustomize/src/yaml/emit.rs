@@ -2,6 +2,8 @@
 //! with JSON-decoded data, i.e. sorted keys, indentless sequences, 80-column folding of long
 //! plain and quoted scalars, literal blocks for multi-line strings.
 
+use std::borrow::Cow;
+
 use super::keyorder::key_cmp;
 use super::resolve::{format_float, plain_is_str_v2};
 use super::value::Value;
@@ -90,11 +92,11 @@ impl Emitter {
         match value {
             Value::Map(m) if !m.is_empty() => {
                 let my = indent.map_or(0, |i| i + BEST_INDENT);
-                let mut keys: Vec<&String> = m.keys().collect();
-                keys.sort_by(|a, b| key_cmp(a, b));
-                for k in keys {
+                let mut entries: Vec<(&String, &Value)> = m.iter().collect();
+                entries.sort_by(|a, b| key_cmp(a.0, b.0));
+                for (k, v) in entries {
                     self.write_indent(my);
-                    self.map_entry(k, &m[k], my);
+                    self.map_entry(k, v, my);
                 }
             }
             Value::Seq(s) if !s.is_empty() => {
@@ -126,16 +128,14 @@ impl Emitter {
     }
 
     fn map_entry(&mut self, key: &str, value: &Value, indent: usize) {
-        let key_val = Value::String(key.to_string());
-        let (text, style) = scalar_text_style(&key_val, true);
-        let simple = text.len() <= MAX_SIMPLE_KEY && !analyze(&text).multiline;
+        let style = str_style(key, true);
+        let simple = key.len() <= MAX_SIMPLE_KEY && !analyze(key).multiline;
         if simple {
-            self.write_scalar(&text, style, indent + BEST_INDENT, false);
+            self.write_scalar(key, style, indent + BEST_INDENT, false);
             self.indicator(":", false, false, false);
         } else {
             self.indicator("?", true, false, true);
-            let (text, style) = scalar_text_style(&key_val, false);
-            self.write_scalar(&text, style, indent + BEST_INDENT, true);
+            self.write_scalar(key, str_style(key, false), indent + BEST_INDENT, true);
             self.write_indent(indent);
             self.indicator(":", true, false, true);
         }
@@ -159,6 +159,14 @@ impl Emitter {
     fn write_plain(&mut self, text: &str, indent: usize, allow_breaks: bool) {
         if !self.whitespace {
             self.put(' ');
+        }
+        if !allow_breaks || !text.contains(' ') {
+            // Nothing to fold: the text goes out as it is (most keys and values).
+            self.out.push_str(text);
+            self.column += text.chars().count();
+            self.whitespace = false;
+            self.indention = false;
+            return;
         }
         let chars: Vec<char> = text.chars().collect();
         let mut spaces = false;
@@ -317,15 +325,20 @@ impl Emitter {
 }
 
 /// The text of a scalar and the style `yaml.v2` picks for it.
-fn scalar_text_style(value: &Value, simple_key: bool) -> (String, Style) {
+fn scalar_text_style(value: &Value, simple_key: bool) -> (Cow<'_, str>, Style) {
     let s = match value {
         Value::Null | Value::Blank => return ("null".into(), Style::Plain),
-        Value::Bool(b) => return (b.to_string(), Style::Plain),
-        Value::Int(i) => return (i.to_string(), Style::Plain),
-        Value::Float(f) => return (format_float(*f), Style::Plain),
+        Value::Bool(b) => return (b.to_string().into(), Style::Plain),
+        Value::Int(i) => return (i.to_string().into(), Style::Plain),
+        Value::Float(f) => return (format_float(*f).into(), Style::Plain),
         Value::String(s) => s,
         Value::Seq(_) | Value::Map(_) => unreachable!("collections are not scalars"),
     };
+    (Cow::Borrowed(s), str_style(s, simple_key))
+}
+
+/// The style `yaml.v2` picks for a string.
+fn str_style(s: &str, simple_key: bool) -> Style {
     let requested = if s.contains('\n') {
         Style::Literal
     } else if plain_is_str_v2(s) {
@@ -333,7 +346,7 @@ fn scalar_text_style(value: &Value, simple_key: bool) -> (String, Style) {
     } else {
         Style::Double
     };
-    (s.clone(), select_style(s, requested, simple_key))
+    select_style(s, requested, simple_key)
 }
 
 /// libyaml's `yaml_emitter_select_scalar_style` for block context.
@@ -377,16 +390,18 @@ fn analyze(s: &str) -> Analysis {
     if s.is_empty() {
         return Analysis { multiline: false, block_plain: true, single: true, block: false };
     }
-    let chars: Vec<char> = s.chars().collect();
     let mut block_indicators = s.starts_with("---") || s.starts_with("...");
     let (mut line_breaks, mut special) = (false, false);
     let (mut leading_space, mut leading_break, mut trailing_space, mut trailing_break) = (false, false, false, false);
     let (mut break_space, mut space_break) = (false, false);
     let (mut prev_space, mut prev_break) = (false, false);
     let mut preceded_by_ws = true;
-    let last = chars.len() - 1;
-    for (i, &c) in chars.iter().enumerate() {
-        let followed_by_ws = chars.get(i + 1).is_none_or(|&n| is_blank(n));
+    // Walked once per printed scalar and key: one look-ahead character, no collected copy.
+    let mut chars = s.chars().enumerate().peekable();
+    while let Some((i, c)) = chars.next() {
+        let next = chars.peek().map(|&(_, n)| n);
+        let is_last = next.is_none();
+        let followed_by_ws = next.is_none_or(is_blank);
         if i == 0 {
             match c {
                 '#' | ',' | '[' | ']' | '{' | '}' | '&' | '*' | '!' | '|' | '>' | '\'' | '"' | '%' | '@' | '`' => {
@@ -407,14 +422,14 @@ fn analyze(s: &str) -> Analysis {
         }
         if c == ' ' {
             leading_space |= i == 0;
-            trailing_space |= i == last;
+            trailing_space |= is_last;
             break_space |= prev_break;
             prev_space = true;
             prev_break = false;
         } else if is_break(c) {
             line_breaks = true;
             leading_break |= i == 0;
-            trailing_break |= i == last;
+            trailing_break |= is_last;
             space_break |= prev_space;
             prev_space = false;
             prev_break = true;

@@ -6,27 +6,38 @@ use std::cmp::Ordering;
 /// `yaml.v2`'s `keyList.Less`, reproduced for string keys (quirks included: digit runs are
 /// read from the first differing position, and a run after a non-zero digit is offset by one).
 pub fn key_less(a: &str, b: &str) -> bool {
+    // Every key of every printed map is sorted with this: ASCII keys (nearly all) compare as
+    // bytes, which are their characters, without collecting them first.
+    if a.is_ascii() && b.is_ascii() {
+        return less(a.as_bytes(), b.as_bytes());
+    }
     let ar: Vec<char> = a.chars().collect();
     let br: Vec<char> = b.chars().collect();
+    less(&ar, &br)
+}
+
+/// [`key_less`] over the characters of both keys (bytes of ASCII keys, or `char`s).
+fn less<T: Copy + PartialEq + Into<char>>(ar: &[T], br: &[T]) -> bool {
+    let c = |s: &[T], i: usize| -> char { s[i].into() };
     let n = ar.len().min(br.len());
     for i in 0..n {
         if ar[i] == br[i] {
             continue;
         }
-        let al = ar[i].is_alphabetic();
-        let bl = br[i].is_alphabetic();
+        let al = c(ar, i).is_alphabetic();
+        let bl = c(br, i).is_alphabetic();
         if al && bl {
-            return ar[i] < br[i];
+            return c(ar, i) < c(br, i);
         }
         if al || bl {
             return bl;
         }
         let (mut an, mut bn): (i64, i64) = (0, 0);
-        if ar[i] == '0' || br[i] == '0' {
+        if c(ar, i) == '0' || c(br, i) == '0' {
             let mut j = i;
-            while j > 0 && ar[j - 1].is_ascii_digit() {
+            while j > 0 && c(ar, j - 1).is_ascii_digit() {
                 j -= 1;
-                if ar[j] != '0' {
+                if c(ar, j) != '0' {
                     an = 1;
                     bn = 1;
                     break;
@@ -34,13 +45,13 @@ pub fn key_less(a: &str, b: &str) -> bool {
             }
         }
         let mut ai = i;
-        while ai < ar.len() && ar[ai].is_ascii_digit() {
-            an = an.wrapping_mul(10).wrapping_add(ar[ai] as i64 - '0' as i64);
+        while ai < ar.len() && c(ar, ai).is_ascii_digit() {
+            an = an.wrapping_mul(10).wrapping_add(c(ar, ai) as i64 - '0' as i64);
             ai += 1;
         }
         let mut bi = i;
-        while bi < br.len() && br[bi].is_ascii_digit() {
-            bn = bn.wrapping_mul(10).wrapping_add(br[bi] as i64 - '0' as i64);
+        while bi < br.len() && c(br, bi).is_ascii_digit() {
+            bn = bn.wrapping_mul(10).wrapping_add(c(br, bi) as i64 - '0' as i64);
             bi += 1;
         }
         if an != bn {
@@ -49,7 +60,7 @@ pub fn key_less(a: &str, b: &str) -> bool {
         if ai != bi {
             return ai < bi;
         }
-        return ar[i] < br[i];
+        return c(ar, i) < c(br, i);
     }
     ar.len() < br.len()
 }

@@ -254,7 +254,7 @@ impl<'a> Builder<'a> {
             Event::SequenceStart(_, anchor, _) => {
                 self.open()?;
                 let mut items = Vec::new();
-                self.path.push("[]".into());
+                self.path.push(self.path_segment(|| "[]".into()));
                 loop {
                     match self.next()? {
                         Event::SequenceEnd => break,
@@ -305,8 +305,17 @@ impl<'a> Builder<'a> {
         if self.yaml11 {
             return false;
         }
-        let p: Vec<&str> = self.path.iter().map(String::as_str).collect();
-        matches!(p.as_slice(), ["metadata", "annotations", _] | ["items", "[]", "metadata", "annotations", _])
+        match self.path.as_slice() {
+            [a, b, _] => a == "metadata" && b == "annotations",
+            [a, b, c, d, _] => a == "items" && b == "[]" && c == "metadata" && d == "annotations",
+            _ => false,
+        }
+    }
+
+    /// The next segment of [`Builder::path`]: only the first four decide
+    /// [`Builder::in_top_annotations`], so deeper ones are left empty (no copy of every key).
+    fn path_segment(&self, segment: impl FnOnce() -> String) -> String {
+        if self.path.len() < 4 { segment() } else { String::new() }
     }
 
     fn mapping(&mut self) -> Result<Value, ParseError> {
@@ -321,7 +330,7 @@ impl<'a> Builder<'a> {
             // Measured: kubectl silently drops entries whose key is a quoted `<<`.
             let dropped = !self.yaml11 && !is_merge && matches!(&ev, Event::Scalar(t, _, _, None) if t == "<<");
             let key = self.node(ev)?;
-            self.path.push(key_text(&key).unwrap_or_default());
+            self.path.push(self.path_segment(|| key_text(&key).unwrap_or_default()));
             let next = self.next()?;
             let value = self.node(next);
             let in_annotations = self.in_top_annotations();
@@ -349,12 +358,22 @@ impl<'a> Builder<'a> {
             if dropped {
                 continue;
             }
-            let key = key_text(&key)?;
+            let key = match key {
+                Value::String(s) => s,
+                other => key_text(&other)?,
+            };
             // yaml.v2 (kustomization files) keeps the last of duplicate keys; yaml.v3 refuses them.
-            if map.contains_key(&key) && !self.yaml11 {
-                return Err(ParseError(format!("mapping key {key:?} already defined")));
+            match map.entry(key) {
+                indexmap::map::Entry::Occupied(e) if !self.yaml11 => {
+                    return Err(ParseError(format!("mapping key {:?} already defined", e.key())));
+                }
+                indexmap::map::Entry::Occupied(mut e) => {
+                    e.insert(value);
+                }
+                indexmap::map::Entry::Vacant(e) => {
+                    e.insert(value);
+                }
             }
-            map.insert(key, value);
         }
         for m in merged {
             for (k, v) in m {
