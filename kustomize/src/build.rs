@@ -398,6 +398,15 @@ fn run_plugin(
         plugins::Step::Image { image, specs } => {
             transform::images::apply(resources, &image, &specs).map_err(fail("transformers"))
         }
+        plugins::Step::Hash => {
+            // kustomize's HashTransformer renames and leaves the object needing its suffix, so
+            // the final hashing appends a second one (measured: `name-<h>-<h>`).
+            for r in resources.iter_mut().filter(|r| r.needs_hash) {
+                let name = format!("{}-{}", r.name(), hash::suffix(&r.obj));
+                r.set_name(name);
+            }
+            Ok(())
+        }
         plugins::Step::Replicas { name, count, specs } => {
             transform::replicas::apply(resources, &name, count, &specs).map_err(fail("transformers"))
         }

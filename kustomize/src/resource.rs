@@ -181,6 +181,17 @@ impl Resource {
         same_ending(&self.prefixes, &o.prefixes) && same_ending(&self.suffixes, &o.suffixes)
     }
 
+    /// Whether the name prefixes or the name suffixes (either) end the same way as `o`'s: the
+    /// sieve kustomize applies when no candidate matches both (measured: krusty `TestPrefixSuffix`,
+    /// case `namerefs-prefix-or-suffix`).
+    pub fn same_prefixes_or_suffixes(&self, o: &Resource) -> bool {
+        let ends_alike = |a: &[String], b: &[String]| {
+            let (short, long) = if a.len() > b.len() { (b, a) } else { (a, b) };
+            if short.is_empty() { long.is_empty() } else { long.ends_with(short) }
+        };
+        ends_alike(&self.prefixes, &o.prefixes) || ends_alike(&self.suffixes, &o.suffixes)
+    }
+
     /// A label or annotation map under `metadata`.
     pub fn meta_map(&self, field: &str) -> Option<&Map> {
         self.obj.get("metadata")?.get(field)?.as_map()

@@ -28,10 +28,6 @@ const EXCEPTIONS: &[(&str, &str)] = &[
         "`namePrefix` field specs in configurations: kustomize then leaves other kinds unprefixed, not understood; refused",
     ),
     (
-        "krusty/TestPrefixSuffix/tree",
-        "name reference whose candidates all differ in prefixes/suffixes from the referrer: kustomize still picks one, rule not understood; refused",
-    ),
-    (
         "realworld/opentelemetry-operator/config/manifests/openshift",
         "strategic merge into a container whose env holds duplicate names (added by a JSON patch): kyaml collapses them, not reproduced; refused",
     ),
