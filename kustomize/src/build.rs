@@ -5,11 +5,11 @@ use std::borrow::Cow;
 use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 
-use crate::build_annotations::{self, annotate};
+use crate::build_annotations;
 use crate::kustomization::{Kustomization, ReplacementEntry};
 use crate::loader::{canonical, is_remote, load_kustomization, read};
 use crate::resid::{Gvk, ResId};
-use crate::resource::{Origin, Resource};
+use crate::resource::{ConfiguredBy, Origin, Resource};
 use crate::tconfig::TransformerConfig;
 use crate::transform::replacements::parse_replacement;
 use crate::yaml::resolve::resolve_plain_v3;
@@ -86,67 +86,11 @@ fn build_on_this_thread(dir: &Path) -> Result<String, Error> {
         message,
     })?;
     for r in resources.iter_mut() {
-        build_metadata(&k, &root, r)?;
+        build_annotations::build_metadata(&k, &root, r)?;
         finalize(r, &k.file)?;
     }
     // Each object is moved into the emitter, not copied: the resources are not needed after.
     Ok(resources.into_iter().map(|r| crate::yaml::to_string(&Value::Map(r.obj))).collect::<Vec<_>>().join("---\n"))
-}
-
-/// The label value kubectl's embedded kustomize reports (a standalone kustomize v5.5.0 binary
-/// would say `kustomize-v5.5.0`; the oracle here is kubectl).
-const MANAGED_BY: &str = "kustomize-(devel)";
-
-/// `buildMetadata` of the top-level kustomization.
-fn build_metadata(k: &Kustomization, root: &Path, r: &mut Resource) -> Result<(), Error> {
-    if k.managed_by_label {
-        let md = r.metadata_mut();
-        let labels = md.entry("labels".to_string()).or_insert_with(|| Value::Map(Default::default()));
-        if let Value::Map(l) = labels {
-            l.insert("app.kubernetes.io/managed-by".into(), Value::from(MANAGED_BY));
-        }
-    }
-    if k.transformer_annotations && !r.transformations.is_empty() {
-        let mut text = String::new();
-        for (file, kind) in &r.transformations {
-            text.push_str(&format!(
-                "- configuredIn: {}\n  configuredBy:\n    apiVersion: builtin\n    kind: {kind}\n",
-                relative(root, file, k, "transformerAnnotations")?
-            ));
-        }
-        annotate(r, build_annotations::TRANSFORMATIONS, text);
-    }
-    if k.origin_annotations {
-        let text = match &r.origin {
-            Origin::Lost => return Ok(()),
-            Origin::File(p) => format!("path: {}\n", relative(root, p, k, "originAnnotations")?),
-            Origin::Generator { kustomization, kind } => format!(
-                "configuredIn: {}\nconfiguredBy:\n  apiVersion: builtin\n  kind: {kind}\n",
-                relative(root, kustomization, k, "originAnnotations")?
-            ),
-        };
-        annotate(r, build_annotations::ORIGIN, text);
-    }
-    Ok(())
-}
-
-/// `path` relative to `root`, with `..` where needed. Unusual characters are refused rather
-/// than risk a differently quoted origin annotation.
-fn relative(root: &Path, path: &Path, k: &Kustomization, option: &str) -> Result<String, Error> {
-    let a: Vec<_> = root.components().collect();
-    let b: Vec<_> = path.components().collect();
-    let common = a.iter().zip(&b).take_while(|(x, y)| x == y).count();
-    let mut parts: Vec<String> = std::iter::repeat_n("..".to_string(), a.len() - common).collect();
-    parts.extend(b[common..].iter().map(|c| c.as_os_str().to_string_lossy().into_owned()));
-    let rel = parts.join("/");
-    if !rel.chars().all(|c| c.is_ascii_alphanumeric() || "._/-".contains(c)) {
-        return Err(Error::Unsupported {
-            file: k.file.clone(),
-            field: format!("buildMetadata: {option}"),
-            reason: format!("file path {rel:?} has characters whose quoting is not reproduced"),
-        });
-    }
-    Ok(rel)
 }
 
 /// kustomize rebuilds `metadata.annotations` before printing: an empty or null map disappears,
@@ -266,8 +210,8 @@ fn accumulate(
     // Measured: a kustomization's own generators run before its components, so components can
     // merge into (and transform) what the parent generates.
     generator::run(&k, dir, resources)?;
-    for step in plugin_steps(&k, dir, &k.generators, "generators", stack, record)? {
-        run_step(&k, dir, step, resources, tc, record)?;
+    for (step, by) in plugin_steps(&k, dir, &k.generators, "generators", stack, record)? {
+        run_step(&k, dir, step, resources, tc, record, by, true)?;
     }
     for entry in &k.components {
         let joined = dir.join(entry);
@@ -277,8 +221,8 @@ fn accumulate(
         accumulate(&canonical(&joined)?, resources, stack, Kind::Component, tc, record)?;
     }
     transform_all(&k, dir, resources, tc, record)?;
-    for step in plugin_steps(&k, dir, &k.transformers, "transformers", stack, record)? {
-        run_step(&k, dir, step, resources, tc, record)?;
+    for (step, by) in plugin_steps(&k, dir, &k.transformers, "transformers", stack, record)? {
+        run_step(&k, dir, step, resources, tc, record, by, false)?;
     }
     if let Some(entry) = k.validators.first() {
         return Err(Error::Unsupported {
@@ -346,7 +290,8 @@ fn load_entry(
     load_resources(&path)
 }
 
-/// The builtin plugins configured by `generators` or `transformers` entries, in order.
+/// The builtin plugins configured by `generators` or `transformers` entries, in order, each
+/// with how build annotations name it when they are kept.
 fn plugin_steps(
     k: &Kustomization,
     dir: &Path,
@@ -354,37 +299,65 @@ fn plugin_steps(
     field: &str,
     stack: &mut Vec<PathBuf>,
     record: Record,
-) -> Result<Vec<plugins::Step>, Error> {
+) -> Result<Vec<(plugins::Step, Option<ConfiguredBy>)>, Error> {
     let mut steps = Vec::new();
-    for (i, entry) in entries.iter().enumerate() {
+    // kustomize reads the inline configurations first and then the files and directories
+    // (`configureExternalGenerators`/`Transformers`), so inline plugins run first whatever the
+    // order of the list (measured).
+    let (inline, paths): (Vec<_>, Vec<_>) = entries.iter().enumerate().partition(|(_, e)| plugins::is_inline(e));
+    for (i, entry) in inline.into_iter().chain(paths) {
         let ef = format!("{field}[{i}]");
-        if record.origins {
-            return Err(Error::Unsupported {
-                file: k.file.clone(),
-                field: ef,
-                reason: "build annotations (`buildMetadata`) for plugin configurations are not implemented".into(),
-            });
-        }
-        let objs: Vec<crate::yaml::Map> = if plugins::is_inline(entry) {
+        // kustomize's origin of an inline configuration is the kustomization file; of one read
+        // from a file, that file (`OriginFromCustomPlugin` takes the configuration's `path`).
+        let objs: Vec<(crate::yaml::Map, Origin)> = if plugins::is_inline(entry) {
             parse_documents(entry)
                 .map_err(|e| Error::Yaml { path: k.file.clone(), message: format!("{ef}: {}", e.0) })?
                 .into_iter()
                 .filter_map(|d| match d {
-                    Value::Map(m) => Some(m),
+                    Value::Map(m) => Some((m, Origin::File(k.file.clone()))),
                     _ => None,
                 })
                 .collect()
         } else {
-            load_entry(k, dir, field, entry, stack, record, None)?.into_iter().map(|r| r.obj).collect()
+            load_entry(k, dir, field, entry, stack, record, None)?.into_iter().map(|r| (r.obj, r.origin)).collect()
         };
-        for obj in &objs {
-            steps.push(plugins::parse(&k.file, &ef, obj, field == "generators")?);
+        for (obj, origin) in &objs {
+            let step = plugins::parse(&k.file, &ef, obj, field == "generators")?;
+            let by = match origin {
+                _ if !record.origins => None,
+                Origin::File(file) => {
+                    let text = |path: &[&str]| {
+                        path.iter()
+                            .try_fold(&Value::Map(obj.clone()), |v, p| v.get(p))
+                            .and_then(Value::as_str)
+                            .unwrap_or("")
+                            .to_string()
+                    };
+                    Some(ConfiguredBy {
+                        file: file.clone(),
+                        kind: text(&["kind"]),
+                        name: text(&["metadata", "name"]),
+                        namespace: text(&["metadata", "namespace"]),
+                    })
+                }
+                _ => {
+                    return Err(Error::Unsupported {
+                        file: k.file.clone(),
+                        field: ef,
+                        reason: "build annotations (`buildMetadata`) for plugin configurations that are themselves generated are not implemented".into(),
+                    });
+                }
+            };
+            steps.push((step, by));
         }
     }
     Ok(steps)
 }
 
 /// Runs one builtin plugin over the resources of the kustomization `k` that configured it.
+/// `by` (set when build annotations are kept) names the plugin: the origin of what a generator
+/// makes, noted once on every resource after a transformer (kustomize's multiTransformer).
+#[allow(clippy::too_many_arguments)]
 fn run_step(
     k: &Kustomization,
     dir: &Path,
@@ -392,6 +365,24 @@ fn run_step(
     resources: &mut Vec<Resource>,
     tc: &TransformerConfig,
     record: Record,
+    by: Option<ConfiguredBy>,
+    generator: bool,
+) -> Result<(), Error> {
+    run_plugin(k, dir, step, resources, tc, record, by.as_ref())?;
+    if let Some(by) = by.filter(|_| !generator) {
+        build_annotations::note(resources, &by);
+    }
+    Ok(())
+}
+
+fn run_plugin(
+    k: &Kustomization,
+    dir: &Path,
+    step: plugins::Step,
+    resources: &mut Vec<Resource>,
+    tc: &TransformerConfig,
+    record: Record,
+    by: Option<&ConfiguredBy>,
 ) -> Result<(), Error> {
     let fail = |field: &str| {
         let file = k.file.clone();
@@ -399,14 +390,19 @@ fn run_step(
         move |message: String| Error::Transform { file, field, message }
     };
     match step {
-        plugins::Step::Kustomization(sub) => {
+        plugins::Step::Kustomization(mut sub) => {
+            sub.configured_by = by.cloned();
             generator::run(&sub, dir, resources)?;
             transform_all(&sub, dir, resources, tc, record)
         }
         plugins::Step::Objects(objs) => {
             let mut seen: HashSet<IdKey> = resources.iter().map(|r| id_key(&r.cur_id())).collect();
             for obj in objs {
-                append(resources, &mut seen, Resource::new(obj, k.file.clone())?, &k.file)?;
+                let mut r = Resource::new(obj, k.file.clone())?;
+                if let Some(by) = by {
+                    r.origin = Origin::Generator(by.clone());
+                }
+                append(resources, &mut seen, r, &k.file)?;
             }
             Ok(())
         }
@@ -423,6 +419,15 @@ fn run_step(
         }
         plugins::Step::Image { image, specs } => {
             transform::images::apply(resources, &image, &specs).map_err(fail("transformers"))
+        }
+        plugins::Step::Hash => {
+            // kustomize's HashTransformer renames and leaves the object needing its suffix, so
+            // the final hashing appends a second one (measured: `name-<h>-<h>`).
+            for r in resources.iter_mut().filter(|r| r.needs_hash) {
+                let name = format!("{}-{}", r.name(), hash::suffix(&r.obj));
+                r.set_name(name);
+            }
+            Ok(())
         }
         plugins::Step::Replicas { name, count, specs } => {
             transform::replicas::apply(resources, &name, count, &specs).map_err(fail("transformers"))
@@ -500,15 +505,10 @@ fn transform_all(
     };
     // kustomize's multiTransformer notes every built-in transformer it configured on every
     // resource of the kustomization, whether or not that transformer changed it.
+    // A plugin configuration standing as this kustomization is noted once, by `run_step`.
     let note = |resources: &mut Vec<Resource>, kind: &'static str| {
-        if record.origins {
-            for r in resources.iter_mut() {
-                if r.origin == Origin::Lost {
-                    r.origin = Origin::Generator { kustomization: k.file.clone(), kind };
-                } else {
-                    r.transformations.push((k.file.clone(), kind));
-                }
-            }
+        if record.origins && k.configured_by.is_none() {
+            build_annotations::note(resources, &ConfiguredBy::field(&k.file, kind));
         }
     };
     let patch = |resources: &mut Vec<Resource>, p| {

@@ -209,10 +209,10 @@ fn make(
         obj.insert("immutable".into(), Value::Bool(true));
     }
     let mut r = Resource::new(obj, k.file.clone()).map_err(|e| e.to_string())?;
-    r.origin = crate::resource::Origin::Generator {
-        kustomization: k.file.clone(),
-        kind: if is_secret { "SecretGenerator" } else { "ConfigMapGenerator" },
-    };
+    // A generator plugin configuration (`generators:`) names itself as the origin.
+    r.origin = crate::resource::Origin::Generator(k.configured_by.clone().unwrap_or_else(|| {
+        crate::resource::ConfiguredBy::field(&k.file, if is_secret { "SecretGenerator" } else { "ConfigMapGenerator" })
+    }));
     r.needs_hash = options.disable_hash != Some(true);
     Ok(r)
 }

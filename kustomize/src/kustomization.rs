@@ -168,6 +168,10 @@ pub struct Kustomization {
     pub managed_by_label: bool,
     /// `buildMetadata` has `transformerAnnotations`.
     pub transformer_annotations: bool,
+    /// Set when this stands for one builtin plugin configuration (`generators`/`transformers`)
+    /// while build annotations are kept: what it generates takes this as origin, and it is
+    /// noted once as this transformer rather than per kustomization field.
+    pub configured_by: Option<crate::resource::ConfiguredBy>,
     /// `generators`: files or directories of generator configurations.
     pub generators: Vec<String>,
     /// `transformers`: files or directories of transformer configurations.

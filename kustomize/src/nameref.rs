@@ -284,11 +284,19 @@ impl Ctx<'_> {
         if c.len() == 1 {
             return Ok(Some(c[0]));
         }
-        let before = c.len();
+        let before = c.clone();
         c.retain(|r| r.same_prefixes_suffixes(self.referrer));
-        if before > 1 && c.is_empty() {
-            // kustomize picks a referral here in cases not understood yet (krusty's
-            // TestPrefixSuffix); refusing beats leaving a reference silently unchanged.
+        if before.len() > 1 && c.is_empty() {
+            // Measured (krusty `TestPrefixSuffix`): when no candidate has both the referrer's
+            // prefixes and suffixes, kustomize takes the one that shares either.
+            let either: Vec<&Resource> =
+                before.iter().copied().filter(|r| r.same_prefixes_or_suffixes(self.referrer)).collect();
+            if let [one] = either.as_slice() {
+                return Ok(Some(one));
+            }
+            let before = before.len();
+            // Other cases are not understood; refusing beats leaving a reference silently
+            // unchanged.
             return Err(format!(
                 "{} {old:?} referenced by {referrer} matches {before} resources, none with the referrer's name prefixes and suffixes; this engine does not reproduce kustomize's choice here",
                 self.cfg.kind

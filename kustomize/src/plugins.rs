@@ -53,6 +53,9 @@ pub enum Step {
         /// Field specs besides kustomize's walk over `containers` lists.
         specs: Vec<FieldSpec>,
     },
+    /// `HashTransformer`: appends the content hash to the names of generated objects that
+    /// take one, at this point (the build appends it again at the end, as kustomize does).
+    Hash,
     /// `ReplicaCountTransformer`.
     Replicas {
         /// Name of the workload.
@@ -237,6 +240,7 @@ pub fn parse(file: &Path, field: &str, obj: &Map, generator: bool) -> Result<Ste
             };
             Step::Image { image, specs: field_specs(&o)? }
         }
+        (false, "HashTransformer") => Step::Hash,
         (false, "ReplicaCountTransformer") => {
             let ro = o.obj("replica")?;
             let (name, count) = (ro.string("name")?.unwrap_or_default(), ro.int("count")?.unwrap_or(0));

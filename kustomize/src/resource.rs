@@ -21,17 +21,33 @@ pub enum Behavior {
 pub enum Origin {
     /// Read from this file.
     File(PathBuf),
-    /// Made by a generator configured in this kustomization file, or (after a patch wiped its
-    /// build annotations) claimed by the next built-in transformer, as kustomize's `SetOrigin`
-    /// does.
-    Generator {
-        /// The kustomization file.
-        kustomization: PathBuf,
-        /// `ConfigMapGenerator`, `SecretGenerator` or a transformer kind.
-        kind: &'static str,
-    },
+    /// Made by a generator, or (after a patch wiped its build annotations) claimed by the next
+    /// built-in transformer, as kustomize's `SetOrigin` does.
+    Generator(ConfiguredBy),
     /// A patch removed the origin annotation kustomize keeps on the object during the build.
     Lost,
+}
+
+/// A builtin generator or transformer as build annotations name it (`configuredIn`,
+/// `configuredBy`): one configured by a kustomization field, or a plugin configuration listed
+/// under `generators`/`transformers` (which adds its `metadata.name` and `namespace`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct ConfiguredBy {
+    /// `configuredIn`: the kustomization file, or the plugin configuration's file.
+    pub file: PathBuf,
+    /// The kind (`ConfigMapGenerator`, `PatchTransformer`, ...).
+    pub kind: String,
+    /// The plugin configuration's `metadata.name` (empty for kustomization fields).
+    pub name: String,
+    /// The plugin configuration's `metadata.namespace` (empty for kustomization fields).
+    pub namespace: String,
+}
+
+impl ConfiguredBy {
+    /// A generator or transformer configured by a field of the kustomization `file`.
+    pub fn field(file: &std::path::Path, kind: &str) -> ConfiguredBy {
+        ConfiguredBy { file: file.to_path_buf(), kind: kind.to_string(), name: String::new(), namespace: String::new() }
+    }
 }
 
 /// One Kubernetes object and its bookkeeping.
@@ -54,10 +70,10 @@ pub struct Resource {
     pub origin: Origin,
     /// Legacy `vars` that read a field of this resource.
     pub ref_vars: Vec<crate::resid::VarSpec>,
-    /// Built-in transformers run over it (kustomization file, transformer kind), in order, for
+    /// Built-in transformers run over it, in order, for
     /// `buildMetadata: [transformerAnnotations]`; recorded whenever the top-level kustomization
     /// has `buildMetadata`, as kustomize does.
-    pub transformations: Vec<(PathBuf, &'static str)>,
+    pub transformations: Vec<ConfiguredBy>,
 }
 
 fn str_at<'a>(m: &'a Map, path: &[&str]) -> &'a str {
@@ -163,6 +179,17 @@ impl Resource {
             long.ends_with(short)
         }
         same_ending(&self.prefixes, &o.prefixes) && same_ending(&self.suffixes, &o.suffixes)
+    }
+
+    /// Whether the name prefixes or the name suffixes (either) end the same way as `o`'s: the
+    /// sieve kustomize applies when no candidate matches both (measured: krusty `TestPrefixSuffix`,
+    /// case `namerefs-prefix-or-suffix`).
+    pub fn same_prefixes_or_suffixes(&self, o: &Resource) -> bool {
+        let ends_alike = |a: &[String], b: &[String]| {
+            let (short, long) = if a.len() > b.len() { (b, a) } else { (a, b) };
+            if short.is_empty() { long.is_empty() } else { long.ends_with(short) }
+        };
+        ends_alike(&self.prefixes, &o.prefixes) || ends_alike(&self.suffixes, &o.suffixes)
     }
 
     /// A label or annotation map under `metadata`.

@@ -24,28 +24,8 @@ const LISTS: [&str; 3] = ["krusty/cases.list", "realworld/builds.list", "realwor
 /// difference in output.
 const EXCEPTIONS: &[(&str, &str)] = &[
     (
-        "krusty/TestAnnoOriginBuiltinGeneratorFromFileWithOverlay/tree/prod",
-        "buildMetadata with plugin configurations (origin naming the plugin) is not implemented; refused",
-    ),
-    (
-        "krusty/TestAnnoOriginGeneratorFromFile/tree",
-        "buildMetadata with plugin configurations (origin naming the plugin) is not implemented; refused",
-    ),
-    (
-        "krusty/TestAnnoOriginInlineBuiltinGenerator/tree",
-        "buildMetadata with plugin configurations (origin naming the plugin) is not implemented; refused",
-    ),
-    (
-        "krusty/TestAnnoTransformerBuiltinInline/tree",
-        "buildMetadata with plugin configurations (transformations naming the plugin) is not implemented; refused",
-    ),
-    (
         "krusty/TestIssue4884_UseLocalConfigAsNameRefSource/tree",
         "`namePrefix` field specs in configurations: kustomize then leaves other kinds unprefixed, not understood; refused",
-    ),
-    (
-        "krusty/TestPrefixSuffix/tree",
-        "name reference whose candidates all differ in prefixes/suffixes from the referrer: kustomize still picks one, rule not understood; refused",
     ),
     (
         "realworld/opentelemetry-operator/config/manifests/openshift",

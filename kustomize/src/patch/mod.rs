@@ -3,6 +3,7 @@
 pub mod json6902;
 pub mod select;
 pub mod smp;
+pub mod smp_schema;
 
 use std::path::Path;
 
@@ -104,7 +105,7 @@ pub fn apply(k: &Kustomization, root: &Path, p: &PatchSpec, resources: &mut Vec<
             let r = &mut resources[i];
             let (name, ns, kind) = (r.name().to_string(), r.namespace().to_string(), r.obj.get("kind").cloned());
             let before = r.cur_id();
-            let schema = smp::has_schema(&before.gvk.group);
+            let schema = smp::schema_for(&before.gvk);
             if smp::merge(&mut r.obj, &patch, schema).map_err(&err)? == smp::Merged::Deleted || r.obj.is_empty() {
                 deleted.push(i);
                 continue;

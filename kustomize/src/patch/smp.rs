@@ -1,69 +1,63 @@
 //! Strategic merge patch, as kustomize (kyaml's merge2) applies it.
 //!
 //! Measured rules: mappings merge recursively and `null` deletes a key; lists of built-in
-//! types with a patch merge key (containers by `name`, container ports by `containerPort`, ...)
-//! merge element-wise, patch elements first (in patch order) then the untouched originals;
-//! every other list is replaced. `$patch: delete|replace` directives are honoured.
+//! types with the `merge` patch strategy and a merge key (containers by `name`, container
+//! ports by `containerPort`, ...) merge element-wise, patch elements first (in patch order) then
+//! the untouched originals; such lists of scalars (`finalizers`) take the patch's values then
+//! the original's others; every other list is replaced. `$patch: delete|replace` directives
+//! are honoured. Which list is which comes from the table generated from the Kubernetes OpenAPI
+//! document (`smp_schema.rs`, by kind and path, as kyaml walks its schema).
 //!
 //! Measured: kyaml only knows `$patch`. The other strategic-merge directives
 //! (`$setElementOrder/<field>`, `$retainKeys`, `$deleteFromPrimitiveList/<field>`) are not
 //! interpreted by kustomize v5.5.0: they are ordinary fields, merged like any other and printed
 //! in the output. This engine therefore has no code for them, on purpose.
 
+use super::smp_schema::{LISTS, Row};
+use crate::resid::Gvk;
 use crate::yaml::{Map, Value};
 
-/// API groups whose types kustomize knows the schema (and merge keys) of.
-const BUILTIN_GROUPS: [&str; 13] = [
-    "",
-    "apps",
-    "batch",
-    "autoscaling",
-    "policy",
-    "networking.k8s.io",
-    "rbac.authorization.k8s.io",
-    "storage.k8s.io",
-    "scheduling.k8s.io",
-    "coordination.k8s.io",
-    "discovery.k8s.io",
-    "admissionregistration.k8s.io",
-    "node.k8s.io",
-];
+/// The list fields of one built-in kind (rows of the generated [`LISTS`] table), or `None` for
+/// kinds kustomize has no schema for (their lists are all replaced).
+pub type Schema = Option<&'static [Row]>;
 
-/// Whether lists in resources of this API group may merge by key.
-pub fn has_schema(group: &str) -> bool {
-    BUILTIN_GROUPS.contains(&group)
+/// The schema of a kind, matched by group and kind: kyaml matches the version too, but the
+/// table comes from a document older than kustomize's (see `tests/smp_schema.rs`), and no kind
+/// changes a merge key between versions.
+pub fn schema_for(gvk: &Gvk) -> Schema {
+    let key = (gvk.group.as_str(), gvk.kind.as_str());
+    let start = LISTS.partition_point(|r| (r.0, r.1) < key);
+    let end = start + LISTS[start..].partition_point(|r| (r.0, r.1) == key);
+    (end > start).then(|| &LISTS[start..end])
 }
 
-/// The merge key of a list field of a built-in type, given the field name and its parent's.
-fn merge_key(field: &str, parent: &str) -> Option<&'static str> {
-    Some(match field {
-        "containers"
-        | "initContainers"
-        | "ephemeralContainers"
-        | "env"
-        | "volumes"
-        | "imagePullSecrets"
-        | "resourceClaims"
-        | "schedulingGates" => "name",
-        "volumeMounts" => "mountPath",
-        "volumeDevices" => "devicePath",
-        "hostAliases" => "ip",
-        "conditions" => "type",
-        "topologySpreadConstraints" => "topologyKey",
-        "ownerReferences" => "uid",
-        "readinessGates" => "conditionType",
-        "ports" if parent == "containers" || parent == "initContainers" || parent == "ephemeralContainers" => {
-            "containerPort"
-        }
-        "ports" if parent == "spec" => "port",
-        // Validating/MutatingWebhookConfiguration `webhooks`, ServiceAccount `secrets`.
-        "webhooks" | "secrets" if parent.is_empty() => "name",
-        // CSINode `spec.drivers`; Node `status.addresses`, Pod `status.podIPs`.
-        "drivers" if parent == "spec" => "name",
-        "addresses" if parent == "status" => "type",
-        "podIPs" if parent == "status" => "ip",
-        _ => return None,
-    })
+/// How a list field merges.
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum ListRule {
+    /// The patch's list replaces the original (no `merge` strategy, or no schema).
+    Replace,
+    /// Elements merge by this key.
+    Keyed(&'static str),
+    /// A list of scalars with the `merge` strategy (`metadata.finalizers`): measured, the patch's
+    /// values, then the original's values the patch lacks.
+    Primitive,
+}
+
+fn rule(schema: Schema, path: &str) -> ListRule {
+    let Some(rows) = schema else {
+        return ListRule::Replace;
+    };
+    match rows.binary_search_by(|r| r.2.cmp(path)) {
+        Ok(i) if rows[i].4.split(',').any(|s| s == "merge") => match rows[i].3 {
+            "" => ListRule::Primitive,
+            key => ListRule::Keyed(key),
+        },
+        _ => ListRule::Replace,
+    }
+}
+
+fn join(path: &str, field: &str) -> String {
+    if path.is_empty() { field.to_string() } else { format!("{path}.{field}") }
 }
 
 /// Outcome of merging into a mapping.
@@ -75,8 +69,8 @@ pub enum Merged {
     Deleted,
 }
 
-/// Merges `patch` into `dest`. `schema` says whether built-in merge keys apply.
-pub fn merge(dest: &mut Map, patch: &Map, schema: bool) -> Result<Merged, String> {
+/// Merges `patch` into `dest`, a resource whose kind has the list rules of `schema`.
+pub fn merge(dest: &mut Map, patch: &Map, schema: Schema) -> Result<Merged, String> {
     merge_map(dest, patch, schema, "")
 }
 
@@ -91,23 +85,22 @@ fn check_directives(m: &Map) -> Result<(), String> {
     }
 }
 
-/// A patch value for a field the target lacks: merged into an empty value of its kind, so
-/// directives are honoured in mappings and keyed lists (other lists are copied verbatim).
-fn fresh(v: &Value, schema: bool, name: &str, parent: &str) -> Result<Option<Value>, String> {
+/// A patch value for a field the target lacks (at `path`): merged into an empty value of its
+/// kind, so directives are honoured in mappings and merged lists (other lists are copied).
+fn fresh(v: &Value, schema: Schema, path: &str) -> Result<Option<Value>, String> {
     Ok(match v {
         Value::Map(m) => {
             let mut out = Map::new();
-            (merge_map(&mut out, m, schema, name)? == Merged::Kept).then_some(Value::Map(out))
+            (merge_map(&mut out, m, schema, path)? == Merged::Kept).then_some(Value::Map(out))
         }
-        Value::Seq(items) => {
-            let key = if schema { merge_key(name, parent) } else { None };
-            Some(Value::Seq(merge_list(&[], items, key, schema, name)?))
-        }
+        Value::Seq(items) => Some(Value::Seq(merge_list(&[], items, rule(schema, path), schema, path)?)),
         other => Some(other.clone()),
     })
 }
 
-fn merge_map(dest: &mut Map, patch: &Map, schema: bool, field: &str) -> Result<Merged, String> {
+/// Merges a mapping found at `path` (dotted field names from the object root; list elements
+/// add no segment).
+fn merge_map(dest: &mut Map, patch: &Map, schema: Schema, path: &str) -> Result<Merged, String> {
     check_directives(patch)?;
     match directive(patch) {
         Some("delete") => return Ok(Merged::Deleted),
@@ -115,7 +108,7 @@ fn merge_map(dest: &mut Map, patch: &Map, schema: bool, field: &str) -> Result<M
             let without: Map =
                 patch.iter().filter(|(k, _)| k.as_str() != "$patch").map(|(k, v)| (k.clone(), v.clone())).collect();
             *dest = Map::new();
-            return merge_map(dest, &without, schema, field);
+            return merge_map(dest, &without, schema, path);
         }
         _ => {}
     }
@@ -124,19 +117,19 @@ fn merge_map(dest: &mut Map, patch: &Map, schema: bool, field: &str) -> Result<M
             continue;
         }
         // A `$`-field is in no OpenAPI schema, so kyaml merges everything below it schemaless.
-        let schema = schema && !k.starts_with('$');
+        let schema = if k.starts_with('$') { None } else { schema };
+        let child = join(path, k);
         match (dest.get_mut(k), pv) {
             (_, Value::Null | Value::Blank) => {
                 dest.shift_remove(k);
             }
             (Some(Value::Map(dm)), Value::Map(pm)) => {
-                if merge_map(dm, pm, schema, k)? == Merged::Deleted {
+                if merge_map(dm, pm, schema, &child)? == Merged::Deleted {
                     dest.shift_remove(k);
                 }
             }
             (Some(Value::Seq(ds)), Value::Seq(ps)) => {
-                let key = if schema { merge_key(k, field) } else { None };
-                *ds = merge_list(ds, ps, key, schema, k)?;
+                *ds = merge_list(ds, ps, rule(schema, &child), schema, &child)?;
             }
             (Some(dv), pv) if !dv.is_null() && node_kind(dv) != node_kind(pv) => {
                 return Err(format!(
@@ -145,7 +138,7 @@ fn merge_map(dest: &mut Map, patch: &Map, schema: bool, field: &str) -> Result<M
                     node_kind(pv)
                 ));
             }
-            (_, pv) => match fresh(pv, schema, k, field)? {
+            (_, pv) => match fresh(pv, schema, &child)? {
                 Some(v) => {
                     dest.insert(k.clone(), v);
                 }
@@ -160,19 +153,21 @@ fn merge_map(dest: &mut Map, patch: &Map, schema: bool, field: &str) -> Result<M
 
 /// Measured: wherever kyaml's merge walks the target (mappings, and lists it merges by key),
 /// fields written as `key:` with no value disappear; explicit `null` stays.
-pub fn drop_blanks(m: &mut Map, schema: bool) {
+pub fn drop_blanks(m: &mut Map, schema: Schema) {
     drop_in_map(m, schema, "");
 }
 
-fn drop_in_map(m: &mut Map, schema: bool, field: &str) {
+fn drop_in_map(m: &mut Map, schema: Schema, path: &str) {
     m.retain(|_, v| !matches!(v, Value::Blank));
     for (k, v) in m.iter_mut() {
+        let schema = if k.starts_with('$') { None } else { schema };
+        let child = join(path, k);
         match v {
-            Value::Map(child) => drop_in_map(child, schema && !k.starts_with('$'), k),
-            Value::Seq(items) if schema && !k.starts_with('$') && merge_key(k, field).is_some() => {
+            Value::Map(inner) => drop_in_map(inner, schema, &child),
+            Value::Seq(items) if matches!(rule(schema, &child), ListRule::Keyed(_)) => {
                 for item in items.iter_mut() {
                     if let Value::Map(im) = item {
-                        drop_in_map(im, schema, k);
+                        drop_in_map(im, schema, &child);
                     }
                 }
             }
@@ -193,15 +188,26 @@ fn node_kind(v: &Value) -> &'static str {
 fn merge_list(
     dest: &[Value],
     patch: &[Value],
-    key: Option<&str>,
-    schema: bool,
-    field: &str,
+    how: ListRule,
+    schema: Schema,
+    path: &str,
 ) -> Result<Vec<Value>, String> {
-    let Some(key) = key else {
+    let key = match how {
         // Without a merge key the patch list replaces the original verbatim (measured:
         // even a `- $patch: replace` element is kept as data).
-        return Ok(patch.to_vec());
+        ListRule::Replace => return Ok(patch.to_vec()),
+        ListRule::Primitive => {
+            let mut out: Vec<Value> = Vec::new();
+            for v in patch.iter().chain(dest) {
+                if !out.contains(v) {
+                    out.push(v.clone());
+                }
+            }
+            return Ok(out);
+        }
+        ListRule::Keyed(key) => key,
     };
+    let field = path.rsplit('.').next().unwrap_or(path);
     let key_of = |v: &Value| v.as_map().and_then(|m| m.get(key)).cloned();
     // kyaml merges oddly into a list holding two elements with the same key (e.g. `env` entries
     // a JSON patch appended twice): some are dropped, some kept. Not reproduced: refused.
@@ -216,7 +222,7 @@ fn merge_list(
     if patch.iter().any(is_replace) {
         let mut out = Vec::new();
         for v in patch.iter().filter(|v| !is_replace(v)) {
-            out.extend(fresh(v, schema, field, field)?);
+            out.extend(fresh(v, schema, path)?);
         }
         return Ok(out);
     }
@@ -249,19 +255,17 @@ fn merge_list(
                 let mut merged = dest[i].as_map().cloned().unwrap_or_default();
                 // kyaml's walk also re-merges the element's own keyed lists that the patch
                 // does not mention, collapsing duplicate keys there; not reproduced: refused.
-                if schema {
-                    for (k, v) in &merged {
-                        if let (Value::Seq(items), Some(sub)) = (v, merge_key(k, field)) {
-                            let keys: Vec<&Value> = items.iter().filter_map(|x| x.as_map()?.get(sub)).collect();
-                            if keys.iter().enumerate().any(|(n, x)| keys[..n].contains(x)) {
-                                return Err(format!(
-                                    "list `{k}` holds two elements with the same {sub}; merging a patch into its parent is not reproduced"
-                                ));
-                            }
+                for (k, v) in &merged {
+                    if let (Value::Seq(items), ListRule::Keyed(sub)) = (v, rule(schema, &join(path, k))) {
+                        let keys: Vec<&Value> = items.iter().filter_map(|x| x.as_map()?.get(sub)).collect();
+                        if keys.iter().enumerate().any(|(n, x)| keys[..n].contains(x)) {
+                            return Err(format!(
+                                "list `{k}` holds two elements with the same {sub}; merging a patch into its parent is not reproduced"
+                            ));
                         }
                     }
                 }
-                if merge_map(&mut merged, pm, schema, field)? == Merged::Kept {
+                if merge_map(&mut merged, pm, schema, path)? == Merged::Kept {
                     out.push(Value::Map(merged));
                 }
             }
@@ -270,7 +274,7 @@ fn merge_list(
                     continue;
                 }
                 let mut fresh = Map::new();
-                if merge_map(&mut fresh, pm, schema, field)? == Merged::Kept {
+                if merge_map(&mut fresh, pm, schema, path)? == Merged::Kept {
                     out.push(Value::Map(fresh));
                 }
             }
@@ -292,11 +296,15 @@ mod tests {
         parse_one(y).unwrap().as_map().unwrap().clone()
     }
 
+    fn pod() -> Schema {
+        schema_for(&Gvk::from_api_version("v1", "Pod"))
+    }
+
     #[test]
     fn containers_merge_by_name_patch_first() {
         let mut d = map("spec:\n  containers:\n  - {name: a, image: a}\n  - {name: c, image: old}\n");
         let p = map("spec:\n  containers:\n  - {name: c, image: new}\n  - {name: n, image: n}\n");
-        merge_map(&mut d, &p, true, "").unwrap();
+        merge_map(&mut d, &p, pod(), "").unwrap();
         let names: Vec<_> = d["spec"]["containers"].as_seq().unwrap().iter().map(|c| c["name"].clone()).collect();
         assert_eq!(names, [Value::from("c"), Value::from("n"), Value::from("a")]);
         assert_eq!(d["spec"]["containers"][0]["image"], Value::from("new"));
@@ -305,16 +313,42 @@ mod tests {
     #[test]
     fn unknown_types_replace_lists_and_null_deletes() {
         let mut d = map("items: [{name: a}, {name: b}]\nx: 1\n");
-        merge(&mut d, &map("items: [{name: b, v: 2}]\nx: null\n"), false).unwrap();
+        merge(&mut d, &map("items: [{name: b, v: 2}]\nx: null\n"), None).unwrap();
         assert_eq!(d, map("items: [{name: b, v: 2}]\n"));
     }
 
     #[test]
     fn delete_directives() {
         let mut d = map("volumes: [{name: v1}, {name: v2}]\n");
-        merge_map(&mut d, &map("volumes: [{name: v1, $patch: delete}]\n"), true, "spec").unwrap();
+        merge_map(&mut d, &map("volumes: [{name: v1, $patch: delete}]\n"), pod(), "spec").unwrap();
         assert_eq!(d, map("volumes: [{name: v2}]\n"));
-        assert_eq!(merge(&mut d, &map("$patch: delete\n"), true), Ok(Merged::Deleted));
+        assert_eq!(merge(&mut d, &map("$patch: delete\n"), pod()), Ok(Merged::Deleted));
+    }
+
+    #[test]
+    fn lists_follow_the_generated_schema() {
+        let mut d = map(
+            "metadata: {finalizers: [a, b]}\nspec: {schedulingGates: [{name: g1}], readinessGates: [{conditionType: a}], foo: {containers: [{name: a}]}}\n",
+        );
+        let p = map(
+            "metadata: {finalizers: [c, a]}\nspec: {schedulingGates: [{name: g2}], readinessGates: [{conditionType: b}], foo: {containers: [{name: b}]}}\n",
+        );
+        merge(&mut d, &p, pod()).unwrap();
+        assert_eq!(
+            d,
+            map(
+                "metadata: {finalizers: [c, a, b]}\nspec: {schedulingGates: [{name: g2}], readinessGates: [{conditionType: b}], foo: {containers: [{name: b}]}}\n"
+            )
+        );
+        assert_eq!(rule(pod(), "spec.containers.ports"), ListRule::Keyed("containerPort"));
+        assert_eq!(
+            rule(
+                schema_for(&Gvk::from_api_version("batch/v1", "CronJob")),
+                "spec.jobTemplate.spec.template.spec.containers"
+            ),
+            ListRule::Keyed("name")
+        );
+        assert_eq!(schema_for(&Gvk::from_api_version("example.com/v1", "Pod")), None);
     }
 
     fn arb_value() -> impl Strategy<Value = Value> {
@@ -351,10 +385,10 @@ mod tests {
             // A patch made of some of the top-level entries of dest.
             let patch: Map = dest.iter().enumerate().filter(|(i, _)| keep[i % keep.len()]).map(|(_, (k, v))| (k.clone(), v.clone())).collect();
             let mut merged = dest.clone();
-            merge(&mut merged, &patch, false).unwrap();
+            merge(&mut merged, &patch, None).unwrap();
             prop_assert_eq!(&merged, &dest);
             let mut twice = merged.clone();
-            merge(&mut twice, &patch, true).unwrap();
+            merge(&mut twice, &patch, pod()).unwrap();
             prop_assert_eq!(twice, merged);
         }
 
@@ -371,7 +405,7 @@ mod tests {
             prop_assume!(v != Value::Null, "a null patch value deletes the field");
             let patch: Map = [(key.clone(), v.clone())].into_iter().collect();
             let mut merged = dest.clone();
-            prop_assert_eq!(merge(&mut merged, &patch, true), Ok(Merged::Kept));
+            prop_assert_eq!(merge(&mut merged, &patch, pod()), Ok(Merged::Kept));
             let mut want = dest;
             want.insert(key, v);
             prop_assert_eq!(merged, want);
@@ -381,7 +415,7 @@ mod tests {
         fn merging_into_empty_yields_patch(v in arb_value()) {
             let Value::Map(patch) = without_nulls(&Value::Map([("k".to_string(), v)].into_iter().collect())) else { unreachable!() };
             let mut dest = Map::new();
-            merge(&mut dest, &patch, false).unwrap();
+            merge(&mut dest, &patch, None).unwrap();
             prop_assert_eq!(dest, patch);
         }
     }
