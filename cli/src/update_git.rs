@@ -164,16 +164,8 @@ pub fn run(args: &GitArgs, url: &str, dry_run: bool, json: bool) -> Result<(), S
     let outcome = if args.from_ecr {
         let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().map_err(|e| e.to_string())?;
         let client = rt.block_on(async { aws_sdk_ecr::Client::new(&shipline_core::aws::load_sdk_config().await) });
-        let lookup = |cfg: &shipline_core::update::config::UpdateConfig| {
-            let mut found = BTreeMap::new();
-            for entry in &cfg.policies {
-                let list = rt
-                    .block_on(shipline_core::image::ecr::list_candidates(&client, &entry.repository))
-                    .map_err(|e| e.to_string())?;
-                found.insert(entry.repository.clone(), list);
-            }
-            Ok(found)
-        };
+        let lookup =
+            |cfg: &shipline_core::update::config::UpdateConfig| rt.block_on(updater::candidates_from_ecr(&client, cfg));
         updater::run(&req, Some(&lookup))
     } else {
         updater::run(&req, None)

@@ -265,14 +265,7 @@ impl Handler {
         let runtime = tokio::runtime::Handle::current();
         let outcome = tokio::task::spawn_blocking(move || {
             let lookup = |config: &shipline_core::update::config::UpdateConfig| {
-                let mut found = std::collections::BTreeMap::new();
-                for entry in &config.policies {
-                    let list = runtime
-                        .block_on(shipline_core::image::ecr::list_candidates(&ecr, &entry.repository))
-                        .map_err(|e| e.to_string())?;
-                    found.insert(entry.repository.clone(), list);
-                }
-                Ok(found)
+                runtime.block_on(updater::candidates_from_ecr(&ecr, config))
             };
             updater::run(&request, Some(&lookup))
         })

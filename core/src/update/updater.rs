@@ -142,6 +142,20 @@ impl UpdateError {
 /// image repository. Called again on every retry, so late pushes are seen.
 pub type CandidateLookup<'a> = dyn Fn(&UpdateConfig) -> Result<BTreeMap<String, Vec<Candidate>>, String> + 'a;
 
+/// The candidates of every policy's repository listed from ECR: what a [`CandidateLookup`] over
+/// ECR returns (`--from-ecr`, the Lambda's scheduled scan).
+pub async fn candidates_from_ecr(
+    client: &aws_sdk_ecr::Client,
+    config: &UpdateConfig,
+) -> Result<BTreeMap<String, Vec<Candidate>>, String> {
+    let mut found = BTreeMap::new();
+    for entry in &config.policies {
+        let list = crate::image::ecr::list_candidates(client, &entry.repository).await.map_err(|e| e.to_string())?;
+        found.insert(entry.repository.clone(), list);
+    }
+    Ok(found)
+}
+
 /// Runs the update: clone, choose, edit, validate, commit, push; retried on a rejected push.
 /// Candidates are `req.candidates` plus, when given, what `lookup` finds.
 pub fn run(req: &UpdateRequest, lookup: Option<&CandidateLookup<'_>>) -> Result<UpdateOutcome, UpdateError> {
