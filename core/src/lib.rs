@@ -5,7 +5,7 @@
 //!
 //! 1. foundations: [`secret`] (credentials that never print), [`digest`] (SHA-256 forms),
 //!    [`aws`] (SDK configuration), [`safe_fs`] (reading untrusted trees: regular files only, no
-//!    links), [`show`] (redacted, terminal-safe text), [`utc`] (calendar fields of a timestamp);
+//!    links), [`show`] (redacted, terminal-safe text), [`utc`] (calendar fields of a timestamp, RFC 3339 parsing);
 //! 2. [`git`]: the local checkout and remote repositories (clone, commit, push; HTTPS, SSH,
 //!    CodeCommit IAM credentials, host keys);
 //! 3. [`image`]: naming an image (`branch-commit-build`), reading and pushing it, ECR;
