@@ -20,6 +20,10 @@ pub struct JobSuccess {
     pub summary: String,
     /// Output variables for later actions (`commitId`, `status`, `image`).
     pub variables: BTreeMap<String, String>,
+    /// Keeps the job running: CodePipeline invokes the function again with this token in
+    /// `data.continuationToken` (closed loop). CodePipeline accepts output variables only on the
+    /// final result, so they are not sent with a token.
+    pub continuation_token: Option<String>,
 }
 
 /// What a failed job reports.
@@ -47,6 +51,10 @@ impl JobFailure {
             LambdaError::CodeCommit(_) => {
                 (FailureType::PermissionError, "check the function role and SHIPLINE_GIT_URL")
             }
+            LambdaError::ClusterAccess(_) => (
+                FailureType::PermissionError,
+                "give the function's role read access to the sync's status (README, Lambda: closed loop)",
+            ),
             _ => (FailureType::JobFailed, "fix the repository configuration or overlays named above, then retry"),
         };
         Self { kind, message: truncate(&format!("shipline: {error}. {hint}"), MAX_FAILURE_MESSAGE) }
@@ -59,8 +67,13 @@ pub async fn put_success(client: &Client, job_id: &str, result: &JobSuccess) -> 
         .put_job_success_result()
         .job_id(job_id)
         .execution_details(ExecutionDetails::builder().summary(truncate(&result.summary, MAX_SUMMARY)).build());
-    for (key, value) in &result.variables {
-        call = call.output_variables(key, value);
+    match &result.continuation_token {
+        Some(token) => call = call.continuation_token(token),
+        None => {
+            for (key, value) in &result.variables {
+                call = call.output_variables(key, value);
+            }
+        }
     }
     call.send().await.map_err(|e| LambdaError::JobResult {
         call: "PutJobSuccessResult",

@@ -78,6 +78,10 @@ pub enum Status {
     Retagged,
     /// A permanent error (logged; a retry cannot fix it).
     Failed,
+    /// Closed loop: the commit is pushed and the job keeps running until the cluster reports it.
+    Waiting,
+    /// Closed loop: the cluster applied the commit and its workloads are healthy.
+    Healthy,
 }
 
 impl Status {
@@ -90,6 +94,8 @@ impl Status {
             Self::Planned => "planned",
             Self::Retagged => "retagged",
             Self::Failed => "failed",
+            Self::Waiting => "waiting",
+            Self::Healthy => "healthy",
         }
     }
 }

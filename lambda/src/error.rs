@@ -34,6 +34,16 @@ pub enum LambdaError {
     /// Re-tagging a commit-SHA push as `branch-commit-build` failed.
     #[error("re-tag: {0}")]
     Retag(#[from] shipline_core::image::commit_build::CommitRetagError),
+    /// No EKS token could be made (the function role's credentials, the STS endpoint).
+    #[error("EKS token: {0}")]
+    EksToken(String),
+    /// The sync's status could not be read from the cluster this time (network, API server).
+    #[error("cluster: {0}")]
+    Cluster(String),
+    /// The cluster refused the function: its role is not mapped to a user, or the user may not
+    /// read the status ConfigMap.
+    #[error("cluster access: {0}")]
+    ClusterAccess(String),
     /// The blocking update task died (a bug: it panicked).
     #[error("update task failed: {0}")]
     Task(String),
@@ -49,7 +59,8 @@ impl LambdaError {
             Self::CodeCommit(CodeCommitError::NoCredentials(_)) => true,
             Self::JobResult { .. } => true,
             Self::Retag(e) => e.is_transient(),
-            Self::Event(_) | Self::Settings(_) | Self::CodeCommit(_) | Self::Task(_) => false,
+            Self::EksToken(_) | Self::Cluster(_) => true,
+            Self::Event(_) | Self::Settings(_) | Self::CodeCommit(_) | Self::ClusterAccess(_) | Self::Task(_) => false,
         }
     }
 }

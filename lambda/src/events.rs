@@ -97,6 +97,22 @@ pub struct CodePipelineJob {
     /// `data.actionConfiguration.configuration.UserParameters`, unparsed; see
     /// [`parse_user_parameters`].
     pub user_parameters: Option<String>,
+    /// `data.continuationToken`: what this function handed CodePipeline to keep the job running
+    /// (closed loop), back verbatim on the next invocation; untrusted, decoded by
+    /// `closed_loop::Continuation::decode`.
+    pub continuation_token: Option<String>,
+}
+
+/// Longest `continuationToken` CodePipeline accepts.
+pub const MAX_CONTINUATION_TOKEN_LEN: usize = 2048;
+
+/// What a job's `UserParameters` say about waiting for the cluster (closed loop).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct WaitParameters {
+    /// `waitForSync`: the sync to wait for.
+    pub sync: Option<String>,
+    /// `timeoutSeconds`: how long to wait, from the first invocation.
+    pub timeout_seconds: Option<u64>,
 }
 
 /// Why an ECR event is not acted upon.
@@ -223,7 +239,12 @@ fn parse_job(job: &Value) -> Result<CodePipelineJob, EventError> {
     let field = "CodePipeline.job.data.actionConfiguration.configuration.UserParameters";
     let parameters = job.pointer("/data/actionConfiguration/configuration/UserParameters");
     let user_parameters = optional_str(parameters, field, MAX_USER_PARAMETERS_LEN)?;
-    Ok(CodePipelineJob { id, user_parameters })
+    let continuation_token = optional_str(
+        job.pointer("/data/continuationToken"),
+        "CodePipeline.job.data.continuationToken",
+        MAX_CONTINUATION_TOKEN_LEN,
+    )?;
+    Ok(CodePipelineJob { id, user_parameters, continuation_token })
 }
 
 /// Parses a job's `UserParameters`: a JSON object naming the image, either
@@ -259,6 +280,39 @@ pub fn parse_user_parameters(text: Option<&str>) -> Result<ImageSpec, EventError
         check_digest(d, "UserParameters.imageDigest")?;
     }
     Ok(ImageSpec { repository, account: None, tag, digest })
+}
+
+/// Reads the closed-loop fields of a job's `UserParameters` (already accepted by
+/// [`parse_user_parameters`]): `"waitForSync": "NAME"` and `"timeoutSeconds": N`, both optional.
+pub fn parse_wait_parameters(text: Option<&str>) -> Result<WaitParameters, EventError> {
+    let Some(value) = text.and_then(|t| serde_json::from_str::<Value>(t).ok()) else {
+        return Ok(WaitParameters::default());
+    };
+    let sync = optional_str(value.get("waitForSync"), "UserParameters.waitForSync", 253)?;
+    if let Some(s) = &sync {
+        let ok = !s.is_empty()
+            && s.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+            && !s.starts_with('-')
+            && !s.ends_with('-');
+        if !ok {
+            return Err(EventError::new(
+                "UserParameters.waitForSync",
+                format!("{} is not a sync name (lower-case letters, digits, '-')", shown(Some(s))),
+            ));
+        }
+    }
+    let timeout_seconds = match value.get("timeoutSeconds") {
+        None | Some(Value::Null) => None,
+        Some(Value::Number(n)) if n.as_u64().is_some_and(|t| (1..=43_200).contains(&t)) => n.as_u64(),
+        Some(other) => {
+            let got = if other.is_number() { other.to_string() } else { kind(other).to_owned() };
+            return Err(EventError::new(
+                "UserParameters.timeoutSeconds",
+                format!("expected whole seconds from 1 to 43200, got {got}"),
+            ));
+        }
+    };
+    Ok(WaitParameters { sync, timeout_seconds })
 }
 
 /// `REPOSITORY_URI:TAG[@DIGEST]` → its parts. A tag is required: a digest alone cannot be

@@ -198,3 +198,36 @@ fn the_template_schedule_sends_the_scan_payload() {
     let template = include_str!("../template.yaml");
     assert!(template.contains(&format!("Input: '{SCAN_PAYLOAD}'")), "the schedule's Input is SCAN_PAYLOAD");
 }
+
+#[test]
+fn continuation_tokens_and_wait_parameters() {
+    let mut event = job(json!(r#"{"image": "reg/app:v1", "waitForSync": "apps", "timeoutSeconds": 600}"#));
+    event["CodePipeline.job"]["data"]["continuationToken"] = json!("{\"v\":1}");
+    let Event::Job(parsed) = parse(&event).unwrap() else { panic!("not a job") };
+    assert_eq!(parsed.continuation_token.as_deref(), Some("{\"v\":1}"));
+    let wait = parse_wait_parameters(parsed.user_parameters.as_deref()).unwrap();
+    assert_eq!(wait, WaitParameters { sync: Some("apps".into()), timeout_seconds: Some(600) });
+    assert_eq!(parse_user_parameters(parsed.user_parameters.as_deref()).unwrap().tag, "v1", "the image still parses");
+    assert_eq!(parse_wait_parameters(Some(r#"{"image": "reg/app:v1"}"#)).unwrap(), WaitParameters::default());
+    assert_eq!(parse_wait_parameters(None).unwrap(), WaitParameters::default());
+
+    event["CodePipeline.job"]["data"]["continuationToken"] = json!("x".repeat(MAX_CONTINUATION_TOKEN_LEN + 1));
+    let err = parse(&event).unwrap_err();
+    assert_eq!(err.field, "CodePipeline.job.data.continuationToken");
+    event["CodePipeline.job"]["data"]["continuationToken"] = json!(42);
+    assert!(parse(&event).unwrap_err().problem.contains("expected a string"));
+
+    let cases = [
+        (r#"{"waitForSync": "Apps"}"#, "UserParameters.waitForSync"),
+        (r#"{"waitForSync": ""}"#, "UserParameters.waitForSync"),
+        (r#"{"waitForSync": 5}"#, "UserParameters.waitForSync"),
+        (r#"{"timeoutSeconds": 0}"#, "got 0"),
+        (r#"{"timeoutSeconds": 99999}"#, "got 99999"),
+        (r#"{"timeoutSeconds": "600"}"#, "got a string"),
+        (r#"{"timeoutSeconds": 1.5}"#, "got 1.5"),
+    ];
+    for (text, want) in cases {
+        let err = parse_wait_parameters(Some(text)).unwrap_err();
+        assert!(err.to_string().contains(want), "{text}: {err}");
+    }
+}

@@ -13,6 +13,7 @@ use shipline_core::image::ecr_images::TagOutcome;
 use shipline_core::update::updater::{self, UpdateRequest, WriteOptions};
 use tokio::sync::OnceCell;
 
+use crate::closed_loop;
 use crate::codepipeline::{self, JobFailure, JobSuccess};
 use crate::decision::{self, PolicyMatch, Report, Status};
 use crate::error::LambdaError;
@@ -25,7 +26,12 @@ pub struct Handler {
     sdk: OnceCell<SdkConfig>,
     pipeline: OnceCell<aws_sdk_codepipeline::Client>,
     ca_trusted: OnceLock<Result<(), String>>,
+    /// The closed loop's HTTPS client for the API server (trusting only the cluster's CA).
+    kube_http: OnceLock<Result<reqwest::Client, String>>,
 }
+
+#[path = "handler_wait.rs"]
+mod wait;
 
 impl Handler {
     /// A handler over `settings`. Invalid settings are kept and reported on every event (as a
@@ -36,6 +42,7 @@ impl Handler {
             sdk: OnceCell::new(),
             pipeline: OnceCell::new(),
             ca_trusted: OnceLock::new(),
+            kube_http: OnceLock::new(),
         }
     }
 
@@ -141,6 +148,20 @@ impl Handler {
     }
 
     async fn on_job(&self, job: &CodePipelineJob) -> Result<Report, LambdaError> {
+        let started = wait::now_seconds();
+        let wait = match self.wait_spec(job) {
+            Ok(wait) => wait,
+            Err(e) => {
+                let failure = JobFailure::from_error(&e);
+                codepipeline::put_failure(self.pipeline().await, &job.id, &failure).await?;
+                tracing::error!(decision = "job-failed", job_id = %job.id, error = %e);
+                return Ok(Report::simple(Status::Failed, failure.message, None));
+            }
+        };
+        // A job that came back (closed loop) only looks at the cluster; the push was done.
+        if let (Some(wait), Some(token)) = (&wait, &job.continuation_token) {
+            return self.continue_wait(job, wait, token).await;
+        }
         let result = match events::parse_user_parameters(job.user_parameters.as_deref()) {
             Ok(image) => self.update(&image, trailers(&image, "codepipeline")).await.map(|r| (image, r)),
             Err(e) => Err(e.into()),
@@ -149,6 +170,10 @@ impl Handler {
         let report = match result {
             Ok((image, report)) if report.status != Status::Ignored => {
                 log_report(&report, &image);
+                if let (Some(wait), Some(commit), Status::Updated) = (&wait, &report.commit, report.status) {
+                    let continuation = closed_loop::Continuation::new(commit, &wait.sync, started);
+                    return self.check(job, wait, &continuation, report.image.clone()).await;
+                }
                 let mut variables = std::collections::BTreeMap::new();
                 variables.insert("status".to_owned(), report.status.as_str().to_owned());
                 variables.insert("image".to_owned(), report.image.clone().unwrap_or_default());
@@ -158,7 +183,10 @@ impl Handler {
                 if let Some(branch) = &report.branch {
                     variables.insert("branch".to_owned(), branch.clone());
                 }
-                let success = JobSuccess { summary: format!("shipline: {}", report.reason), variables };
+                // Closed loop, but nothing pushed (unchanged, dry run): no commit to wait for.
+                let not_waiting = if wait.is_some() { " (nothing pushed, so not waiting for the cluster)" } else { "" };
+                let summary = format!("shipline: {}{not_waiting}", report.reason);
+                let success = JobSuccess { summary, variables, continuation_token: None };
                 codepipeline::put_success(client, &job.id, &success).await?;
                 tracing::info!(decision = "job-succeeded", job_id = %job.id, status = report.status.as_str());
                 report

@@ -6,11 +6,17 @@
 //! - [`decision`]: which policies an image feeds and what was decided, pure.
 //! - [`handler`]: the invocation handler (lazily built AWS clients, the updater).
 //! - [`codepipeline`]: job results.
+//! - [`closed_loop`]: the CodePipeline closed loop's pure parts (continuation token, the
+//!   verdict from a sync's status); [`cluster`] reads that status; [`eks_token`] signs the EKS
+//!   bearer token.
 
 #![warn(missing_docs)]
 
+pub mod closed_loop;
+pub mod cluster;
 pub mod codepipeline;
 pub mod decision;
+pub mod eks_token;
 pub mod error;
 pub mod events;
 pub mod handler;

@@ -58,6 +58,9 @@ pub struct Settings {
     /// pushed with a bare commit-SHA tag; set, such a push is re-tagged `branch-commit-build`
     /// instead of being offered to the policies. Empty: re-tagging is off.
     pub retag_projects: Vec<String>,
+    /// The closed loop's cluster and wait (`SHIPLINE_EKS_*`, `SHIPLINE_KUBE_TOKEN`,
+    /// `SHIPLINE_WAIT_*`), when configured; see [`crate::cluster::ClusterSettings`].
+    pub cluster: Option<crate::cluster::ClusterSettings>,
 }
 
 impl Settings {
@@ -156,7 +159,9 @@ impl Settings {
         }) {
             return Err(bad(format!("SHIPLINE_RETAG_PROJECTS: {p:?} is not a CodeBuild project name")));
         }
+        let cluster = crate::cluster::ClusterSettings::from_lookup(get)?;
         Ok(Self {
+            cluster,
             retag_projects,
             signing_key,
             push_branch,
