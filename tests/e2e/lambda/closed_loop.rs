@@ -64,6 +64,11 @@ struct Scenario {
 
 impl Scenario {
     async fn start(replicas: u32) -> Self {
+        Self::start_as(replicas, service_env("SHIPLINE_TEST_KUBE_LAMBDA_TOKEN")).await
+    }
+
+    /// The same with `token` as the function's bearer token.
+    async fn start_as(replicas: u32, token: String) -> Self {
         let client = kube_client().await; // fails loudly when the API server is missing
         let server = GitServer::from_env();
         let prefix = unique_name("loop");
@@ -107,7 +112,7 @@ impl Scenario {
         env.insert("AWS_ENDPOINT_URL_CODEPIPELINE", recorder.url.clone());
         env.insert("SHIPLINE_EKS_ENDPOINT", endpoint);
         env.insert("SHIPLINE_EKS_CA_DATA", ca);
-        env.insert("SHIPLINE_KUBE_TOKEN", service_env("SHIPLINE_TEST_KUBE_LAMBDA_TOKEN"));
+        env.insert("SHIPLINE_KUBE_TOKEN", token);
         env.insert("SHIPLINE_WAIT_NAMESPACE", state_ns.clone());
         let lambda = Lambda::new();
         let function = lambda.create(&env).await;
@@ -115,7 +120,11 @@ impl Scenario {
     }
 
     fn parameters(&self, tag: &str, timeout: u64) -> String {
-        json!({"image": format!("{REGISTRY}/{}/cart:{tag}", self.prefix), "waitForSync": self.sync, "timeoutSeconds": timeout})
+        self.parameters_for(&self.sync, tag, timeout)
+    }
+
+    fn parameters_for(&self, sync: &str, tag: &str, timeout: u64) -> String {
+        json!({"image": format!("{REGISTRY}/{}/cart:{tag}", self.prefix), "waitForSync": sync, "timeoutSeconds": timeout})
             .to_string()
     }
 
@@ -265,6 +274,29 @@ async fn closed_loop_times_out_with_what_it_saw_and_refuses_forged_tokens() {
         assert!(!message.contains('\u{1b}'), "no control characters echoed: {message:?}");
     }
     assert_eq!(s.repo.commits_on_main(), commits, "a forged token pushes nothing");
+    s.finish().await;
+}
+
+#[tokio::test]
+async fn refused_tokens_and_missing_rbac_fail_the_job_as_permission_errors() {
+    // A token the API server does not know (a role mapped to no user): 401.
+    let s = Scenario::start_as(0, "not-a-token-of-this-cluster".into()).await;
+    let (op, failed) = s.invoke("job-loop-5", &s.parameters("main-1f49071-24", 600), None).await;
+    assert_eq!(op, "PutJobFailureResult", "{failed}");
+    assert_eq!(failed["failureDetails"]["type"], "PermissionError", "{failed}");
+    let message = failed["failureDetails"]["message"].as_str().unwrap_or_default();
+    assert!(message.contains("401 Unauthorized") && message.contains("access entry"), "{message}");
+    assert!(!message.contains("not-a-token-of-this-cluster"), "the token is not shown: {message}");
+    s.finish().await;
+
+    // The right user, a sync the RBAC does not list: 403, with the API server's words.
+    let s = Scenario::start(0).await;
+    let (op, failed) = s.invoke("job-loop-6", &s.parameters_for("unlisted", "main-1f49071-24", 600), None).await;
+    assert_eq!(op, "PutJobFailureResult", "{failed}");
+    assert_eq!(failed["failureDetails"]["type"], "PermissionError", "{failed}");
+    let message = failed["failureDetails"]["message"].as_str().unwrap_or_default();
+    assert!(message.contains("403 Forbidden") && message.contains("shipline-status-unlisted"), "{message}");
+    assert!(message.contains("manifests/lambda/rbac.yaml"), "{message}");
     s.finish().await;
 }
 
