@@ -70,12 +70,21 @@ pub struct Continuation {
     /// When the first invocation started (seconds since the Unix epoch): the deadline counts
     /// from here.
     pub started: i64,
+    /// The branch the commit went to: a later revision of it that contains the commit counts as
+    /// the commit applied.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub branch: Option<String>,
 }
 
 impl Continuation {
     /// A token for `commit` on `sync`, started at `started`.
     pub fn new(commit: &str, sync: &str, started: i64) -> Self {
-        Self { v: VERSION, commit: commit.to_owned(), sync: sync.to_owned(), started }
+        Self { v: VERSION, commit: commit.to_owned(), sync: sync.to_owned(), started, branch: None }
+    }
+
+    /// The same token, naming the branch the commit was pushed to.
+    pub fn on_branch(self, branch: Option<&str>) -> Self {
+        Self { branch: branch.map(str::to_owned), ..self }
     }
 
     /// The token's text (compact JSON, well under [`MAX_CONTINUATION_TOKEN`]).
@@ -107,6 +116,9 @@ impl Continuation {
                 "it waits for sync {:?}, but this action waits for {sync:?}",
                 token.sync.chars().take(80).collect::<String>()
             ));
+        }
+        if let Some(b) = token.branch.as_deref().filter(|b| !shipline_core::git::is_valid_branch_name(b)) {
+            return Err(format!("branch {:?} is not a branch name", b.chars().take(80).collect::<String>()));
         }
         if token.started > now + CLOCK_SKEW_SECONDS || token.started < 0 {
             return Err(format!("start time {} is not between 1970 and now ({now}): in the future", token.started));
@@ -230,12 +242,27 @@ pub enum Verdict {
     },
 }
 
+/// The later revision worth an ancestry check: the sync applied `D` (not `commit`), tried
+/// nothing newer, and reports it ready and healthy. If `D` contains `commit`, `commit` runs.
+pub fn descendant_to_check<'a>(commit: &str, seen: &'a SyncSeen) -> Option<&'a str> {
+    let d = seen.applied_revision.as_str();
+    (!d.is_empty()
+        && d != commit
+        && seen.attempted_revision == d
+        && seen.is("Ready", "True")
+        && seen.is("Healthy", "True"))
+    .then_some(d)
+}
+
 /// The verdict for `commit` on a sync whose status is `seen` (`None`: no status ConfigMap yet),
 /// for a job started at `started` with `timeout` seconds, at `now` (seconds since the epoch).
-/// `applied_at` parses through `parse_time` (RFC 3339 to epoch seconds).
+/// `applied_contains` says that the applied revision, a later one, contains `commit` (see
+/// [`descendant_to_check`]). `applied_at` parses through `parse_time` (RFC 3339 to epoch
+/// seconds).
 pub fn assess(
     commit: &str,
     seen: Option<&SyncSeen>,
+    applied_contains: bool,
     started: i64,
     now: i64,
     timeout: u64,
@@ -248,6 +275,14 @@ pub fn assess(
     let Some(s) = seen else {
         return waiting("no status ConfigMap yet: the reconciler has not recorded this sync".into());
     };
+    if applied_contains && descendant_to_check(commit, s).is_some() {
+        let at = parse_time(&s.applied_at).unwrap_or(now);
+        return Verdict::Healthy {
+            revision: s.applied_revision.clone(),
+            applied_at: s.applied_at.clone(),
+            seconds: u64::try_from(at.saturating_sub(started)).unwrap_or(0),
+        };
+    }
     if s.attempted_revision == commit || s.applied_revision == commit {
         let healthy = s.condition("Healthy");
         if s.applied_revision == commit && s.attempted_revision == commit && s.is("Ready", "True") {

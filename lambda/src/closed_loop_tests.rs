@@ -90,8 +90,32 @@ fn verdicts_table() {
         ),
     ];
     for (name, status, now, want) in cases {
-        let got = assess(C, status.as_ref(), started, now, 600, time);
+        let got = assess(C, status.as_ref(), false, started, now, 600, time);
         assert_eq!(got, want, "{name}");
+    }
+}
+
+#[test]
+fn a_later_revision_that_contains_the_commit_counts_as_the_commit() {
+    let later = seen(D, D, &[READY, HEALTHY, NOT_STALLED]);
+    assert_eq!(descendant_to_check(C, &later), Some(D));
+    let Verdict::Healthy { revision, seconds, .. } = assess(C, Some(&later), true, NOW - 10, NOW, 600, time) else {
+        panic!("healthy")
+    };
+    assert_eq!((revision.as_str(), seconds), (D, 70), "the revision is D; time to lastAppliedAt");
+    assert!(matches!(assess(C, Some(&later), false, NOW, NOW, 600, time), Verdict::Waiting(_)), "not contained");
+    // Not ready, not healthy, or a newer attempt under way: nothing to check.
+    for other in [
+        seen(D, D, &[READY, ("Healthy", "False", "HealthCheckFailed", "x")]),
+        seen(D, D, &[("Ready", "False", "ApplyFailed", "x"), HEALTHY]),
+        seen(D, C, &[READY, HEALTHY]),
+        seen(C, C, &[READY, HEALTHY]),
+        seen("", "", &[READY, HEALTHY]),
+    ] {
+        assert_eq!(descendant_to_check(C, &other), None, "{other:?}");
+        assert!(
+            !matches!(assess(C, Some(&other), true, NOW, NOW, 600, time), Verdict::Healthy { revision, .. } if revision == D)
+        );
     }
 }
 
@@ -99,7 +123,7 @@ fn verdicts_table() {
 fn health_not_checked_is_a_failure_that_says_how_to_fix_it() {
     let status =
         seen(C, C, &[READY, ("Healthy", "Unknown", "HealthNotChecked", "wait is off for this sync"), NOT_STALLED]);
-    let Verdict::Failed { reason, message } = assess(C, Some(&status), NOW, NOW, 600, time) else {
+    let Verdict::Failed { reason, message } = assess(C, Some(&status), false, NOW, NOW, 600, time) else {
         panic!("not failed")
     };
     assert_eq!(reason, "HealthNotChecked");
@@ -114,9 +138,9 @@ fn garbage_in_the_configmap_is_waiting_not_a_crash() {
     ]);
     let status = SyncSeen::from_data(&data);
     assert!(status.conditions.is_empty());
-    assert!(matches!(assess(C, Some(&status), NOW, NOW, 600, time), Verdict::Waiting(_)));
+    assert!(matches!(assess(C, Some(&status), false, NOW, NOW, 600, time), Verdict::Waiting(_)));
     let unreadable_time = SyncSeen { applied_at: "yesterday".into(), ..seen(C, C, &[READY, HEALTHY]) };
-    let Verdict::Healthy { seconds, .. } = assess(C, Some(&unreadable_time), NOW - 30, NOW, 600, time) else {
+    let Verdict::Healthy { seconds, .. } = assess(C, Some(&unreadable_time), false, NOW - 30, NOW, 600, time) else {
         panic!("healthy")
     };
     assert_eq!(seconds, 30, "an unreadable lastAppliedAt counts until now");
@@ -148,7 +172,9 @@ fn continuation_tokens_round_trip_and_forgeries_are_refused() {
     let token = Continuation::new(C, "apps", NOW - 60);
     let text = token.encode();
     assert!(text.len() < 200, "{text}");
-    assert_eq!(Continuation::decode(&text, "apps", NOW), Ok(token));
+    assert_eq!(Continuation::decode(&text, "apps", NOW), Ok(token.clone()));
+    let on_main = token.on_branch(Some("main"));
+    assert_eq!(Continuation::decode(&on_main.encode(), "apps", NOW), Ok(on_main));
     let cases = [
         ("", "not a token of this function"),
         ("garbage!!", "not a token of this function"),
@@ -161,6 +187,7 @@ fn continuation_tokens_round_trip_and_forgeries_are_refused() {
         (&format!(r#"{{"v":1,"commit":"{C}","sync":"apps","started":1,"extra":true}}"#), "unknown field"),
         (&format!(r#"{{"v":1,"commit":"{}","sync":"apps","started":1}}"#, C.to_uppercase()), "full commit id"),
         (&"x".repeat(5000), "longer than CodePipeline's 2048"),
+        (&format!(r#"{{"v":1,"commit":"{C}","sync":"apps","started":1,"branch":"a..b"}}"#), "not a branch name"),
     ];
     for (text, want) in cases {
         let err = Continuation::decode(text, "apps", NOW).unwrap_err();
@@ -200,7 +227,7 @@ proptest! {
         ready in "True|False|Unknown", health in "True|False|Unknown", now in 0i64..100_000,
     ) {
         let status = seen(&applied, &attempted, &[("Ready", &ready, "R", "m"), ("Healthy", &health, "H", "m")]);
-        match assess(C, Some(&status), 0, now, 600, time) {
+        match assess(C, Some(&status), false, 0, now, 600, time) {
             Verdict::Healthy { .. } | Verdict::Unhealthy { .. } | Verdict::Failed { .. } => {
                 prop_assert!(applied == C || attempted == C)
             }

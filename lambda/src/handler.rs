@@ -171,7 +171,8 @@ impl Handler {
             Ok((image, report)) if report.status != Status::Ignored => {
                 log_report(&report, &image);
                 if let (Some(wait), Some(commit), Status::Updated) = (&wait, &report.commit, report.status) {
-                    let continuation = closed_loop::Continuation::new(commit, &wait.sync, started);
+                    let continuation =
+                        closed_loop::Continuation::new(commit, &wait.sync, started).on_branch(report.branch.as_deref());
                     return self.check(job, wait, &continuation, report.image.clone()).await;
                 }
                 let mut variables = std::collections::BTreeMap::new();

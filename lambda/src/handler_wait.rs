@@ -15,6 +15,9 @@ use crate::decision::{Report, Status};
 use crate::error::LambdaError;
 use crate::events::{self, CodePipelineJob};
 
+/// How many commits of the branch the ancestry check clones.
+const ANCESTRY_DEPTH: u32 = 200;
+
 /// What one job waits for.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(super) struct WaitSpec {
@@ -94,14 +97,22 @@ impl Handler {
         let commit = &continuation.commit;
         let short = &commit[..commit.len().min(12)];
         let verdict = match self.read_sync(&wait.sync).await {
-            Ok(seen) => closed_loop::assess(
-                commit,
-                seen.as_ref(),
-                continuation.started,
-                now,
-                wait.timeout,
-                shipline_core::utc::parse_rfc3339,
-            ),
+            Ok(seen) => {
+                let later = seen.as_ref().and_then(|s| closed_loop::descendant_to_check(commit, s));
+                let contains = match (later, &continuation.branch) {
+                    (Some(tip), Some(branch)) => self.applied_contains(branch, tip, commit).await,
+                    _ => false,
+                };
+                closed_loop::assess(
+                    commit,
+                    seen.as_ref(),
+                    contains,
+                    continuation.started,
+                    now,
+                    wait.timeout,
+                    shipline_core::utc::parse_rfc3339,
+                )
+            }
             Err(e) if !e.is_transient() => {
                 let failure = JobFailure::from_error(&e);
                 codepipeline::put_failure(self.pipeline().await, &job.id, &failure).await?;
@@ -112,6 +123,7 @@ impl Handler {
             Err(e) => closed_loop::assess(
                 commit,
                 None,
+                false,
                 continuation.started,
                 now,
                 wait.timeout,
@@ -175,6 +187,45 @@ impl Handler {
         };
         tracing::info!(decision = status.as_str(), job_id = %job.id, sync = %sync, commit = %commit, reason = %reason);
         Ok(Report { commit: Some(commit.clone()), ..Report::simple(status, reason, image) })
+    }
+
+    /// Whether `tip` (applied by the sync) contains `commit`, from a shallow clone of `branch`:
+    /// a later push often reaches the cluster before the reconciler saw `commit` alone. Any
+    /// failure answers `false` (the job keeps waiting) and is logged.
+    async fn applied_contains(&self, branch: &str, tip: &str, commit: &str) -> bool {
+        let Ok(settings) = self.settings.as_ref() else { return false };
+        let auth = match self.trust_ca(settings) {
+            Ok(()) => self.git_auth(settings).await,
+            Err(e) => Err(e),
+        };
+        let auth = match auth {
+            Ok(auth) => auth,
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot check whether the applied revision contains the commit");
+                return false;
+            }
+        };
+        let (url, branch, tip_owned, commit_owned) =
+            (settings.git_url.clone(), branch.to_owned(), tip.to_owned(), commit.to_owned());
+        let answer = tokio::task::spawn_blocking(move || {
+            shipline_core::git::ancestry::contains(&url, &auth, &branch, &tip_owned, &commit_owned, ANCESTRY_DEPTH)
+        })
+        .await;
+        match answer {
+            Ok(Ok(Some(contains))) => contains,
+            Ok(Ok(None)) => {
+                tracing::info!(tip, commit, depth = ANCESTRY_DEPTH, "applied revision or commit not within the clone");
+                false
+            }
+            Ok(Err(e)) => {
+                tracing::warn!(error = %e, "cannot check whether the applied revision contains the commit");
+                false
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "ancestry check task failed");
+                false
+            }
+        }
     }
 
     /// The sync's status ConfigMap, read with the configured token.

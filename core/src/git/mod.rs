@@ -13,6 +13,7 @@ use git2::{CertificateCheckStatus, Cred, CredentialType, FetchOptions, RemoteCal
 
 use crate::secret::Secret;
 
+pub mod ancestry;
 pub mod codecommit;
 pub mod known_hosts;
 pub mod pull_request;

@@ -211,6 +211,32 @@ async fn closed_loop_succeeds_after_continuations_once_the_reconciler_reports_th
 }
 
 #[tokio::test]
+async fn a_later_revision_that_contains_the_commit_completes_the_earlier_job() {
+    let s = Scenario::start(0).await;
+    // Two pipelines push one after the other before the reconciler runs: it applies only the
+    // second commit, which contains the first.
+    let first_parameters = s.parameters("main-1f49071-24", 600);
+    let (op, first) = s.invoke("job-loop-7", &first_parameters, None).await;
+    assert_eq!(op, "PutJobSuccessResult", "{first}");
+    let (c1, _) = head(&s.repo);
+    let first_token = token_of(&first);
+    let (op, second) = s.invoke("job-loop-8", &s.parameters("main-abcdef0-25", 600), None).await;
+    assert_eq!(op, "PutJobSuccessResult", "{second}");
+    let (c2, _) = head(&s.repo);
+    assert_ne!(c1, c2);
+    let reconciled = s.reconcile("60s");
+    assert!(reconciled.status.success(), "reconcile: {}", String::from_utf8_lossy(&reconciled.stderr));
+    let (op, done) = s.invoke("job-loop-7", &first_parameters, Some(&first_token)).await;
+    assert_eq!(op, "PutJobSuccessResult", "{done}");
+    assert!(done.get("continuationToken").is_none(), "the earlier job ends: {done}");
+    assert_eq!(done["outputVariables"]["commitId"], c1.as_str(), "{done}");
+    assert_eq!(done["outputVariables"]["revision"], c2.as_str(), "applied as part of the later revision");
+    let (op, done) = s.invoke("job-loop-8", &s.parameters("main-abcdef0-25", 600), Some(&token_of(&second))).await;
+    assert_eq!((op.as_str(), &done["outputVariables"]["commitId"]), ("PutJobSuccessResult", &json!(c2)), "{done}");
+    s.finish().await;
+}
+
+#[tokio::test]
 async fn closed_loop_fails_naming_the_unhealthy_object() {
     let s = Scenario::start(1).await;
     let parameters = s.parameters("main-1f49071-24", 600);
