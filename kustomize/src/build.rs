@@ -57,6 +57,7 @@ pub fn build_with_hook(dir: &Path, hook: std::sync::Arc<dyn crate::source_hook::
 
 fn build_on_this_thread(dir: &Path) -> Result<String, Error> {
     let root = canonical(dir)?;
+    crate::reuse::prescan(&root);
     let mut resources = Vec::new();
     let mut stack = Vec::new();
     let mut tc: Config = Cow::Borrowed(TransformerConfig::built_in());
@@ -89,8 +90,15 @@ fn build_on_this_thread(dir: &Path) -> Result<String, Error> {
         build_annotations::build_metadata(&k, &root, r)?;
         finalize(r, &k.file)?;
     }
-    // Each object is moved into the emitter, not copied: the resources are not needed after.
-    Ok(resources.into_iter().map(|r| crate::yaml::to_string(&Value::Map(r.obj))).collect::<Vec<_>>().join("---\n"))
+    // Every object is printed into one buffer, and dropped once printed.
+    let mut out = String::new();
+    for (i, r) in resources.into_iter().enumerate() {
+        if i > 0 {
+            out.push_str("---\n");
+        }
+        crate::yaml::emit::append_to(&Value::Map(r.obj), &mut out);
+    }
+    Ok(out)
 }
 
 /// kustomize rebuilds `metadata.annotations` before printing: an empty or null map disappears,
@@ -160,7 +168,11 @@ fn accumulate(
             stack[pos..].iter().chain(std::iter::once(&dir.to_path_buf())).map(|p| p.display().to_string()).collect();
         return Err(Error::Cycle { chain: chain.join(" -> ") });
     }
-    let k = load_kustomization(dir)?;
+    crate::reuse::enter(dir);
+    let k = match crate::reuse::kustomization(dir) {
+        Some(k) => k,
+        None => load_kustomization(dir)?,
+    };
     match (kind, k.is_component) {
         (Kind::Component, false) => {
             return Err(Error::InvalidField {
@@ -268,9 +280,18 @@ fn load_entry(
     }
     let path = canonical(&joined)?;
     if path.is_dir() {
+        // A directory listed again (a base under several overlays) is built once.
+        if let Some((sub, sub_tc)) = crate::reuse::take(&path, stack) {
+            if let (Some(tc), Some(sub_tc)) = (tc, sub_tc) {
+                tc.to_mut().merge(&sub_tc);
+            }
+            return Ok(sub);
+        }
         let mut sub = Vec::new();
         let mut sub_tc: Config = Cow::Borrowed(TransformerConfig::built_in());
+        let mark = crate::reuse::mark();
         accumulate(&path, &mut sub, stack, Kind::Resource, &mut sub_tc, record)?;
+        crate::reuse::keep(&path, mark, &sub, sub_tc.customized.then_some(&*sub_tc));
         // Merging an uncustomized configuration changes nothing (and would copy the parent's).
         if let Some(tc) = tc
             && sub_tc.customized

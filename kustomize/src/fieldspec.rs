@@ -17,6 +17,8 @@ pub struct FieldSpec {
     pub path: String,
     /// Whether missing fields are created.
     pub create: bool,
+    /// `path` split into keys, once: every transformer walks its specs for every resource.
+    segs: Vec<String>,
 }
 
 impl FieldSpec {
@@ -33,6 +35,7 @@ impl FieldSpec {
             kind: kind.to_string(),
             path: path.to_string(),
             create,
+            segs: split_path(path),
         }
     }
 
@@ -54,8 +57,8 @@ impl FieldSpec {
     }
 
     /// The path split into keys.
-    pub fn segments(&self) -> Vec<String> {
-        split_path(&self.path)
+    pub fn segments(&self) -> &[String] {
+        &self.segs
     }
 }
 

@@ -22,6 +22,7 @@ mod plugins;
 mod regex_cache;
 mod resid;
 mod resource;
+mod reuse;
 mod sort;
 pub mod source_hook;
 mod tconfig;

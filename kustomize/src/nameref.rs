@@ -41,7 +41,7 @@ pub fn fix(resources: &mut [Resource], configs: &[NameRef]) -> Result<(), String
                     named: &pool.named,
                 };
                 let mut failure = None;
-                visit(&mut r.obj, &spec.segments(), false, &mut |v| {
+                visit(&mut r.obj, spec.segments(), false, &mut |v| {
                     if let Err(e) = ctx.update(v) {
                         failure = Some(e);
                     }

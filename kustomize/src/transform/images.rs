@@ -95,7 +95,7 @@ pub fn apply(resources: &mut [Resource], spec: &ImageSpec, extra: &[FieldSpec]) 
     };
     for r in resources.iter_mut() {
         for fs in &default_specs {
-            visit(&mut r.obj, &fs.segments(), false, &mut |v| {
+            visit(&mut r.obj, fs.segments(), false, &mut |v| {
                 if let Value::String(img) = v
                     && let Some(new) = rewrite(img, spec, &m)
                 {
@@ -108,7 +108,7 @@ pub fn apply(resources: &mut [Resource], spec: &ImageSpec, extra: &[FieldSpec]) 
         }
         let gvk = r.gvk();
         for fs in extra.iter().filter(|f| f.applies_to(&gvk)) {
-            visit(&mut r.obj, &fs.segments(), false, &mut |v| {
+            visit(&mut r.obj, fs.segments(), false, &mut |v| {
                 if let Value::String(img) = v
                     && let Some(new) = rewrite(img, spec, &m)
                 {

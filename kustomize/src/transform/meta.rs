@@ -39,7 +39,7 @@ pub fn prefix_suffix_fields(resources: &mut [Resource], prefix: &str, suffix: &s
                 prefix_suffix(std::slice::from_mut(r), prefix, suffix);
                 continue;
             }
-            visit(&mut r.obj, &spec.segments(), spec.create, &mut |v| match v {
+            visit(&mut r.obj, spec.segments(), spec.create, &mut |v| match v {
                 Value::String(s) => *s = format!("{prefix}{s}{suffix}"),
                 Value::Null => *v = Value::String(format!("{prefix}{suffix}")),
                 _ => {}
@@ -85,7 +85,7 @@ pub fn namespace(resources: &mut [Resource], ns: &str, extra: &[FieldSpec]) {
             ),
         ];
         for spec in extra.iter().filter(|s| s.applies_to(&gvk)) {
-            visit(&mut r.obj, &spec.segments(), spec.create, &mut |v| *v = Value::from(ns));
+            visit(&mut r.obj, spec.segments(), spec.create, &mut |v| *v = Value::from(ns));
         }
         for (kind, group, path) in service_ns {
             if gvk.kind == *kind && gvk.group == *group {
@@ -105,7 +105,7 @@ pub fn add_pairs(resources: &mut [Resource], pairs: &[(String, String)], specs: 
     for r in resources.iter_mut() {
         let gvk = r.gvk();
         for spec in specs.iter().filter(|s| s.applies_to(&gvk)) {
-            visit(&mut r.obj, &spec.segments(), spec.create, &mut |v| {
+            visit(&mut r.obj, spec.segments(), spec.create, &mut |v| {
                 if v.is_null() {
                     *v = Value::Map(Map::new());
                 }

@@ -15,7 +15,7 @@ pub fn apply(resources: &mut [Resource], name: &str, count: i128, specs: &[Field
                 std::iter::once(&cur).chain(r.all_ids()).any(|id| id.name == name && spec.applies_to(&id.gvk));
             if matches {
                 found = true;
-                visit(&mut r.obj, &spec.segments(), spec.create, &mut |v| *v = Value::Int(count));
+                visit(&mut r.obj, spec.segments(), spec.create, &mut |v| *v = Value::Int(count));
             }
         }
     }

@@ -129,7 +129,7 @@ pub fn resolve(resources: &mut [Resource], specs: &[FieldSpec]) -> Result<(), St
         check_unexpanded(r, specs, &values)?;
         let gvk = r.gvk();
         for spec in specs.iter().filter(|s| s.applies_to(&gvk)) {
-            visit(&mut r.obj, &spec.segments(), false, &mut |v| match v {
+            visit(&mut r.obj, spec.segments(), false, &mut |v| match v {
                 Value::Seq(items) => items.iter_mut().for_each(substitute),
                 Value::Map(m) => m.values_mut().for_each(substitute),
                 other => substitute(other),
@@ -145,7 +145,7 @@ fn check_unexpanded(r: &Resource, specs: &[FieldSpec], values: &[(String, Value)
     let mut obj = r.obj.clone();
     let gvk = r.gvk();
     for spec in specs.iter().filter(|s| s.applies_to(&gvk)) {
-        visit(&mut obj, &spec.segments(), false, &mut |v| *v = Value::Null);
+        visit(&mut obj, spec.segments(), false, &mut |v| *v = Value::Null);
     }
     fn strings(v: &Value, out: &mut Vec<String>) {
         match v {

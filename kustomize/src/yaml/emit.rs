@@ -15,12 +15,21 @@ const MAX_SIMPLE_KEY: usize = 128;
 
 /// Emits one document (no `---` marker), as `yaml.v2.Marshal` would.
 pub fn to_string(value: &Value) -> String {
-    let mut e = Emitter { out: String::new(), column: 0, whitespace: true, indention: true };
+    let mut out = String::new();
+    append_to(value, &mut out);
+    out
+}
+
+/// [`to_string`], appended to `out` (which must be empty or end with a line break): a build
+/// prints every resource into one buffer instead of joining copies.
+pub fn append_to(value: &Value, out: &mut String) {
+    let start = out.len();
+    let mut e = Emitter { out: std::mem::take(out), column: 0, whitespace: true, indention: true };
     e.node(value, None, Ctx::Root);
-    if !e.out.ends_with('\n') {
+    if e.out.len() == start || !e.out.ends_with('\n') {
         e.out.push('\n');
     }
-    e.out
+    *out = e.out;
 }
 
 #[derive(Clone, Copy, PartialEq)]

@@ -158,8 +158,8 @@ struct Builder<'a> {
     yaml11: bool,
     /// Whether the last event read spans no source text (an empty scalar, reported as `~`).
     last_empty: bool,
-    /// Keys from the document root to the node being built (`[]` for sequence items).
-    path: Vec<String>,
+    /// Keys from the document root to the node being built.
+    path: Vec<Seg>,
     /// Collections currently open around the node being built.
     depth: usize,
     /// Nodes built so far, aliases counted with the size of what they copy.
@@ -254,7 +254,7 @@ impl<'a> Builder<'a> {
             Event::SequenceStart(_, anchor, _) => {
                 self.open()?;
                 let mut items = Vec::new();
-                self.path.push(self.path_segment(|| "[]".into()));
+                self.path.push(Seg::Item);
                 loop {
                     match self.next()? {
                         Event::SequenceEnd => break,
@@ -302,22 +302,42 @@ impl<'a> Builder<'a> {
     /// Whether the node being built is a value of a resource's `metadata.annotations` (of
     /// the document or of a `List` item), which kustomize keeps as strings of the source text.
     fn in_top_annotations(&self) -> bool {
+        use Seg::*;
         if self.yaml11 {
             return false;
         }
-        match self.path.as_slice() {
-            [a, b, _] => a == "metadata" && b == "annotations",
-            [a, b, c, d, _] => a == "items" && b == "[]" && c == "metadata" && d == "annotations",
-            _ => false,
+        matches!(self.path.as_slice(), [Metadata, Annotations, _] | [Items, Item, Metadata, Annotations, _])
+    }
+}
+
+/// One step of [`Builder::path`]: only the keys that [`Builder::in_top_annotations`] looks for
+/// are told apart (a closed set, so no key is copied to track the path).
+#[derive(Clone, Copy, PartialEq)]
+enum Seg {
+    Metadata,
+    Annotations,
+    Items,
+    /// A sequence item (or a key spelled `[]`, which the path test has always read as one).
+    Item,
+    Other,
+}
+
+impl Seg {
+    fn of_key(key: &Value) -> Seg {
+        match key {
+            Value::String(s) => match s.as_str() {
+                "metadata" => Seg::Metadata,
+                "annotations" => Seg::Annotations,
+                "items" => Seg::Items,
+                "[]" => Seg::Item,
+                _ => Seg::Other,
+            },
+            _ => Seg::Other,
         }
     }
+}
 
-    /// The next segment of [`Builder::path`]: only the first four decide
-    /// [`Builder::in_top_annotations`], so deeper ones are left empty (no copy of every key).
-    fn path_segment(&self, segment: impl FnOnce() -> String) -> String {
-        if self.path.len() < 4 { segment() } else { String::new() }
-    }
-
+impl Builder<'_> {
     fn mapping(&mut self) -> Result<Value, ParseError> {
         let mut map = Map::new();
         let mut merged: Vec<Map> = Vec::new();
@@ -330,7 +350,7 @@ impl<'a> Builder<'a> {
             // Measured: kubectl silently drops entries whose key is a quoted `<<`.
             let dropped = !self.yaml11 && !is_merge && matches!(&ev, Event::Scalar(t, _, _, None) if t == "<<");
             let key = self.node(ev)?;
-            self.path.push(self.path_segment(|| key_text(&key).unwrap_or_default()));
+            self.path.push(Seg::of_key(&key));
             let next = self.next()?;
             let value = self.node(next);
             let in_annotations = self.in_top_annotations();
