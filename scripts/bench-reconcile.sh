@@ -419,6 +419,14 @@ echo "   $FLAT s later: VmRSS ${RSS2} kB (peak VmHWM ${HWM} kB); $RECONCILES suc
 SMAPS=$(awk '$1 ~ /^(Rss|Anonymous|Pss_Anon|Pss_File):$/ { printf "%s %s kB, ", $1, $2 }' "/proc/$DAEMON_PID/smaps_rollup")
 THREADS=$(awk '$1 == "Threads:" { print $2 }' "/proc/$DAEMON_PID/status")
 echo "   idle breakdown (smaps_rollup): ${SMAPS%, }; $THREADS threads"
+# The same by mapping: the brk heap (the main malloc arena), other anonymous memory (other
+# arenas, thread stacks, large mmap'd blocks), the shipline binary and other mapped files, and
+# shared libraries.
+MAPS=$(awk '
+  /^[0-9a-f]+-[0-9a-f]+ / { p = $6; c = (p == "[heap]") ? "heap" : (p == "") ? "anon" : (p ~ /\.so/) ? "libs" : (p ~ /^\[/) ? "kernel" : "files"; next }
+  $1 == "Rss:" { rss[c] += $2 }
+  END { printf "heap %d kB, other anonymous %d kB, binary and files %d kB, shared libraries %d kB", rss["heap"], rss["anon"], rss["files"], rss["libs"] }' "/proc/$DAEMON_PID/smaps")
+echo "   idle breakdown (smaps): $MAPS"
 FAILED=$(printf '%s\n' "$METRICS" | awk -v s="{sync=\"$SYNC\"," 'index($1, "shipline_reconcile_total" s) && $1 !~ /success/ { n += $2 } END { print n + 0 }')
 [[ $FAILED == 0 ]] || echo "   WARNING: $FAILED failed reconciles in /metrics"
 
@@ -462,6 +470,7 @@ printf '   %-34s %s\n' "first reconcile done after" "${synced}s"
 printf '   %-34s %s\n' "one idle reconcile" "$IDLE_PER requests, $((IDLE_MUT / (n - n0))) mutating; ${AVG}s (average of $RECONCILES)"
 printf '   %-34s %s\n' "VmRSS after 3 more intervals" "$RSS1 kB ($((RSS1 / 1024)) MiB)"
 printf '   %-34s %s\n' "VmRSS $FLAT s later" "$RSS2 kB ($((RSS2 / 1024)) MiB), delta $((RSS2 - RSS1)) kB; VmHWM $HWM kB"
+printf '   %-34s %s\n' "idle RSS by mapping" "$MAPS"
 printf '   %-34s %s\n' "SIGTERM" "exit code $EXIT_CODE after $EXIT_AFTER"
 echo
 echo "Requests: audit log, user admin, the tool's User-Agent, objects of the step's namespace and"

@@ -78,6 +78,17 @@ fn set_pair(pairs: &mut Vec<(String, String)>, k: &str, v: &str) {
     }
 }
 
+/// A `secretGenerator` source through the source hook; `configMapGenerator` sources are used
+/// as read (Flux decrypts the sources of Secrets only: a ConfigMap never gets a decrypted value).
+fn hooked(
+    spec: &GeneratorSpec,
+    file: &Path,
+    kind: crate::source_hook::SourceKind,
+    bytes: Vec<u8>,
+) -> Result<Vec<u8>, Error> {
+    if spec.field.starts_with("secretGenerator") { crate::source_hook::apply(file, kind, bytes) } else { Ok(bytes) }
+}
+
 /// Key/value sources in kustomize's order: literals, files, env files.
 fn pairs(k: &Kustomization, root: &Path, spec: &GeneratorSpec) -> Result<Vec<(String, Vec<u8>)>, Error> {
     let err = |message: String| Error::Transform { file: k.file.clone(), field: spec.field.clone(), message };
@@ -113,13 +124,13 @@ fn pairs(k: &Kustomization, root: &Path, spec: &GeneratorSpec) -> Result<Vec<(St
         };
         let file = restricted_file(k, root, &format!("{}.files", spec.field), path)?;
         let bytes = crate::loader::read_bytes(&file)?;
-        let bytes = crate::source_hook::apply(&file, crate::source_hook::SourceKind::File, bytes)?;
+        let bytes = hooked(spec, &file, crate::source_hook::SourceKind::File, bytes)?;
         add(key, bytes, &mut out)?;
     }
     for entry in &spec.envs {
         let file = restricted_file(k, root, &format!("{}.envs", spec.field), entry)?;
         let bytes = crate::loader::read_bytes(&file)?;
-        let bytes = crate::source_hook::apply(&file, crate::source_hook::SourceKind::Env, bytes)?;
+        let bytes = hooked(spec, &file, crate::source_hook::SourceKind::Env, bytes)?;
         let text = String::from_utf8(bytes).map_err(|_| Error::Io {
             path: file.clone(),
             source: std::io::Error::new(std::io::ErrorKind::InvalidData, "not valid UTF-8"),

@@ -1,6 +1,6 @@
-//! A narrow hook over the bytes of generator sources (`secretGenerator` / `configMapGenerator`
-//! `files:` and `envs:`), for callers that keep such files transformed at rest (the reconciler
-//! decrypts sops-encrypted sources with it). The engine knows nothing of what the hook does:
+//! A narrow hook over the bytes of `secretGenerator` sources (`files:` and `envs:`;
+//! `configMapGenerator` sources are read as they are) and of `patches[].path` files, for callers that keep such files
+//! transformed at rest (the reconciler decrypts sops-encrypted ones with it, as Flux does). The engine knows nothing of what the hook does:
 //! it hands over the path and the bytes it read, and uses what comes back.
 
 use std::cell::RefCell;
@@ -15,6 +15,8 @@ pub enum SourceKind {
     File,
     /// An `envs:` entry: the bytes are parsed as `KEY=value` lines.
     Env,
+    /// A file named by `patches[].path` (not `patchesStrategicMerge` or `patchesJson6902`).
+    Patch,
 }
 
 /// Transforms generator sources after they are read. An error fails the build, naming the file.
@@ -49,6 +51,15 @@ pub(crate) fn apply(path: &Path, kind: SourceKind, bytes: Vec<u8>) -> Result<Vec
     }
 }
 
+/// Reads a text file of the tree through the installed hook, if any.
+pub(crate) fn read_text(path: &Path, kind: SourceKind) -> Result<String, crate::Error> {
+    let bytes = apply(path, kind, crate::loader::read_bytes(path)?)?;
+    String::from_utf8(bytes).map_err(|_| crate::Error::Io {
+        path: path.to_path_buf(),
+        source: std::io::Error::new(std::io::ErrorKind::InvalidData, "not valid UTF-8"),
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -62,6 +73,9 @@ mod tests {
                 (Some("bad"), _) => Err("refused by the hook".into()),
                 (_, SourceKind::File) => Ok(bytes.to_ascii_uppercase()),
                 (_, SourceKind::Env) => Ok(b"FROM_HOOK=yes\n".to_vec()),
+                (_, SourceKind::Patch) => {
+                    Ok(String::from_utf8(bytes).unwrap().replace("FROM_GIT", "FROM_HOOK").into_bytes())
+                }
             }
         }
     }
@@ -80,12 +94,30 @@ mod tests {
         };
         write("kustomization.yaml", &k("value.txt"));
         let plain = crate::build(dir.path()).unwrap();
+        // configMapGenerator sources are not the hook's.
+        std::fs::create_dir(dir.path().join("cm")).unwrap();
+        write("cm/value.txt", "quiet");
+        write("cm/kustomization.yaml", "configMapGenerator:\n- name: c\n  files: [value.txt]\n");
+        let cm = crate::build_with_hook(&dir.path().join("cm"), Arc::new(Shout));
+        assert!(cm.as_ref().is_ok_and(|o| o.contains("value.txt: quiet")), "{cm:?}");
         let hooked = crate::build_with_hook(dir.path(), Arc::new(Shout)).unwrap();
         assert!(plain.contains("value.txt: cXVpZXQ=") && plain.contains("ORIGINAL: MQ=="), "{plain}");
         assert!(hooked.contains("value.txt: UVVJRVQ=") && hooked.contains("FROM_HOOK: eWVz"), "{hooked}");
         assert!(!hooked.contains("ORIGINAL"), "{hooked}");
         // The hook is gone after the build: the next plain build reads the files as they are.
         assert_eq!(crate::build(dir.path()).unwrap(), plain);
+
+        // `patches[].path` files go through the hook; `patchesStrategicMerge` files do not.
+        write("cm.yaml", "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: c}\ndata: {a: x, b: x}\n");
+        write("p1.yaml", "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: c}\ndata: {a: FROM_GIT}\n");
+        write("p2.yaml", "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: c}\ndata: {b: FROM_GIT}\n");
+        write(
+            "kustomization.yaml",
+            "resources: [cm.yaml]\npatches:\n- path: p1.yaml\npatchesStrategicMerge:\n- p2.yaml\n",
+        );
+        let patched = crate::build_with_hook(dir.path(), Arc::new(Shout)).unwrap();
+        assert!(patched.contains("a: FROM_HOOK") && patched.contains("b: FROM_GIT"), "{patched}");
+        assert!(crate::build(dir.path()).unwrap().contains("a: FROM_GIT"), "no hook, no change");
 
         write("kustomization.yaml", &k("bad"));
         let err = crate::build_with_hook(dir.path(), Arc::new(Shout)).unwrap_err().to_string();

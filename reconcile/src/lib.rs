@@ -10,6 +10,7 @@
 #![warn(missing_docs)]
 
 pub mod apply;
+mod build_cache;
 pub mod cluster;
 pub mod config;
 pub mod context;

@@ -42,8 +42,9 @@ impl ObjectKey {
     }
 }
 
-/// One object of the build, ready to apply.
-#[derive(Debug, Clone)]
+/// One object of the build, ready to apply. Serialisable so a build can be kept compact between
+/// reconciles (see `build_cache`).
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 pub struct DesiredObject {
     /// Identity (namespace filled in once the scope is known).
     pub key: ObjectKey,
@@ -53,6 +54,10 @@ pub struct DesiredObject {
     pub object: DynamicObject,
     /// SHA-256 of the applied JSON: tells a changed manifest from an unchanged one.
     pub hash: String,
+    /// JSON pointers of the values sops decrypted (any kind): dry-run diffs mask them as they
+    /// mask a Secret's data.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub masked: Vec<String>,
 }
 
 /// Parses build output into desired objects in apply order (Namespaces, CRDs, then build order).
@@ -70,7 +75,8 @@ pub fn desired_objects(stream: &str) -> Result<Vec<DesiredObject>, ApplyError> {
                 namespace: object.metadata.namespace.clone().unwrap_or_default(),
                 name: object.metadata.name.clone().unwrap_or_default(),
             };
-            let mut d = DesiredObject { key, api_version: types.api_version, object, hash: String::new() };
+            let mut d =
+                DesiredObject { key, api_version: types.api_version, object, hash: String::new(), masked: Vec::new() };
             d.rehash();
             d
         })

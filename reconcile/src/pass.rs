@@ -20,7 +20,7 @@ use crate::health::{Health, assess, is_awaited};
 use crate::inventory::{Entry, Inventory};
 use crate::objects::to_json;
 use crate::objects::{DesiredObject, ObjectKey};
-use crate::plan::{Action, Change, Outcome, diff};
+use crate::plan::{Action, Change, Outcome, diff_masked};
 
 /// Groups of at least this many objects of one kind in one namespace are read with a LIST.
 const LIST_THRESHOLD: usize = 3;
@@ -120,6 +120,10 @@ impl Pass<'_> {
                     if let Some(key) = obj.metadata.name.as_deref().and_then(|n| wanted.get(n)) {
                         // List items carry no apiVersion/kind; a GET's answer does.
                         obj.types = Some(kube::api::TypeMeta { api_version: api_version.clone(), kind: kind.clone() });
+                        // Held until the object's turn, for every object of the build at once:
+                        // managedFields are the bulk of a live object and nothing here reads
+                        // them (drift ignores them; a conflict reads the object again).
+                        obj.metadata.managed_fields = None;
                         found.insert((*key).clone(), Some(obj));
                     }
                 }
@@ -149,7 +153,7 @@ impl Pass<'_> {
                     let change = Change {
                         key: d.key.clone(),
                         action: Action::Create,
-                        diff: Some(diff(None, Some(&to_value(&d)))),
+                        diff: Some(diff_masked(None, Some(&to_value(&d)), &d.masked)),
                     };
                     self.outcome.changes.push(change);
                     return Ok(None);
@@ -220,7 +224,7 @@ impl Pass<'_> {
                 self.outcome.changes.push(Change {
                     key: d.key.clone(),
                     action,
-                    diff: Some(diff(before.as_ref(), Some(&after))),
+                    diff: Some(diff_masked(before.as_ref(), Some(&after), &d.masked)),
                 });
             }
             if let Some(l) = &live_value {

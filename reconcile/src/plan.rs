@@ -178,10 +178,41 @@ fn short(commit: &str) -> &str {
     commit.get(..12).unwrap_or(commit)
 }
 
+/// Masks the values at `pointers` (JSON pointers of values sops decrypted, in an object of any
+/// kind) in both versions, as [`mask_secrets`] masks Secret values: `*****` live, and in git
+/// `*****` when the value is the live one, `******` when it differs. The last-applied
+/// annotation, which may copy them, is dropped.
+pub fn mask_pointers(before: &mut Option<Value>, after: &mut Option<Value>, pointers: &[String]) {
+    if pointers.is_empty() {
+        return;
+    }
+    for pointer in pointers {
+        let live = before.as_ref().and_then(|v| v.pointer(pointer)).cloned();
+        if let Some(v) = before.as_mut().and_then(|v| v.pointer_mut(pointer)) {
+            *v = Value::from(SECRET_MASK);
+        }
+        if let Some(v) = after.as_mut().and_then(|v| v.pointer_mut(pointer)) {
+            let same = live.as_ref().is_none_or(|l| *l == *v);
+            *v = Value::from(if same { SECRET_MASK } else { SECRET_CHANGED_MASK });
+        }
+    }
+    for object in before.iter_mut().chain(after.iter_mut()) {
+        if let Some(Value::Object(annotations)) = object.pointer_mut("/metadata/annotations") {
+            annotations.remove("kubectl.kubernetes.io/last-applied-configuration");
+        }
+    }
+}
+
 /// A unified diff of two objects as YAML (`before` absent: everything is added). Secret values
 /// never appear: see [`mask_secrets`].
 pub fn diff(before: Option<&Value>, after: Option<&Value>) -> String {
-    let (before, after) = mask_secrets(before, after);
+    diff_masked(before, after, &[])
+}
+
+/// [`diff`], with the values at `masked` (see [`mask_pointers`]) masked too.
+pub fn diff_masked(before: Option<&Value>, after: Option<&Value>, masked: &[String]) -> String {
+    let (mut before, mut after) = mask_secrets(before, after);
+    mask_pointers(&mut before, &mut after, masked);
     let yaml = |v: Option<&Value>| v.map(|v| serde_saphyr::to_string(v).unwrap_or_default()).unwrap_or_default();
     let (a, b) = (yaml(before.as_ref()), yaml(after.as_ref()));
     similar::TextDiff::from_lines(&a, &b).unified_diff().context_radius(3).header("live", "git").to_string()
@@ -211,6 +242,30 @@ mod tests {
         assert!(diff(None, Some(&other)).contains("visible"), "ConfigMaps are not masked");
     }
     use serde_json::json;
+
+    #[test]
+    fn decrypted_values_of_any_kind_never_show_in_a_diff() {
+        let live = json!({"apiVersion": "example.com/v1", "kind": "Database", "metadata": {"name": "db",
+            "annotations": {"kubectl.kubernetes.io/last-applied-configuration": "{\"password\":\"OLD-SENTINEL\"}"}},
+            "spec": {"host": "db.internal", "password": "OLD-SENTINEL", "replicas": ["SAME-SENTINEL"], "gone": "GONE"}});
+        let git = json!({"apiVersion": "example.com/v1", "kind": "Database", "metadata": {"name": "db"},
+            "spec": {"host": "db.internal", "password": "NEW-SENTINEL", "replicas": ["SAME-SENTINEL"], "a/b~c": "ESCAPED"}});
+        let masked: Vec<String> = ["/spec/password", "/spec/replicas/0", "/spec/gone", "/spec/a~1b~0c"]
+            .into_iter()
+            .map(String::from)
+            .collect();
+        let d = diff_masked(Some(&live), Some(&git), &masked);
+        for value in ["OLD-SENTINEL", "NEW-SENTINEL", "SAME-SENTINEL", "GONE", "ESCAPED"] {
+            assert!(!d.contains(value), "{value} leaked:\n{d}");
+        }
+        assert!(d.contains("-  password: \"*****\"") && d.contains("+  password: \"******\""), "changed:\n{d}");
+        assert!(d.contains("  - \"*****\"") && !d.contains("+  - "), "an unchanged value is no change:\n{d}");
+        assert!(d.contains("db.internal"), "values sops left in clear still show:\n{d}");
+        let created = diff_masked(None, Some(&git), &masked);
+        assert!(!created.contains("NEW-SENTINEL") && created.contains("+  password: \"*****\""), "{created}");
+        // Without pointers, nothing is masked (a plain custom resource).
+        assert!(diff(None, Some(&git)).contains("NEW-SENTINEL"));
+    }
 
     #[test]
     fn diff_and_render() {

@@ -32,7 +32,7 @@ pub struct Sync {
     pub spec: SyncSpec,
     inventory: Option<Inventory>,
     status: Option<SyncStatus>,
-    build: Option<(String, Vec<DesiredObject>)>,
+    build: Option<crate::build_cache::CachedBuild>,
     attempted: Option<String>,
     failures: u32,
     /// Whether this process checked that the sync's state can be recorded (see [`preflight`]).
@@ -223,9 +223,12 @@ pub async fn reconcile(sync: &mut Sync, ctx: &Context, mode: Mode) -> Result<Out
     };
     // The cached build is reused only for the same commit and the same variables.
     let build_key = format!("{}:{}", revision.commit, crate::vars::digest(&vars));
-    let objects = match sync.build.take() {
-        Some((key, objects)) if key == build_key => objects,
-        _ => {
+    let mut cached = sync.build.take().filter(|c| c.is_for(&build_key));
+    let from_cache = cached.as_ref().and_then(|c| c.objects());
+    let objects = match from_cache {
+        Some(objects) => objects,
+        None => {
+            cached = None;
             let mut objects = crate::decrypt::build(&spec, &revision, &vars, ctx).await?;
             if ctx.nested_flux {
                 sync.nested = nested_syncs(&spec, &revision, &mut objects)?;
@@ -334,7 +337,7 @@ pub async fn reconcile(sync: &mut Sync, ctx: &Context, mode: Mode) -> Result<Out
     // Keep the build (namespaces filled in) for the next reconcile of this revision, unless a
     // dry run left out objects whose CRD is not installed yet.
     if desired.len() == built {
-        sync.build = Some((build_key, desired));
+        sync.build = cached.or_else(|| crate::build_cache::CachedBuild::new(build_key, &desired));
     }
     for (key, health) in &verdicts {
         outcome.add_unhealthy(key, health);

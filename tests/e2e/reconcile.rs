@@ -9,6 +9,7 @@ mod flux;
 mod health;
 mod restart;
 mod sops;
+mod sops_kinds;
 mod support;
 
 use k8s_openapi::api::apps::v1::Deployment;

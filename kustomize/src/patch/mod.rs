@@ -18,6 +18,11 @@ use crate::yaml::{Map, Value, parse_patch_documents};
 pub fn apply(k: &Kustomization, root: &Path, p: &PatchSpec, resources: &mut Vec<Resource>) -> Result<(), Error> {
     let err = |message: String| Error::Transform { file: k.file.clone(), field: p.field.clone(), message };
     let text = match &p.path {
+        // `patches` files pass the source hook (the reconciler decrypts them, as Flux does).
+        Some(path) if p.field.starts_with("patches[") => {
+            let file = restricted_file(k, root, &p.field, path)?;
+            crate::source_hook::read_text(&file, crate::source_hook::SourceKind::Patch)?
+        }
         Some(path) => read(&restricted_file(k, root, &p.field, path)?)?,
         None => p.text.clone(),
     };

@@ -1,12 +1,15 @@
 //! sops decryption, as Flux's kustomize-controller does it (`decryption: {provider: sops}`).
 //!
-//! - Generator sources (`secretGenerator` `files:` / `envs:`) are decrypted as the build reads
-//!   them, through the kustomize engine's [`SourceHook`]: YAML, JSON, dotenv and binary files,
-//!   detected by Flux's marker bytes; the MAC is verified (the file is as committed).
+//! - Generator sources (`secretGenerator` `files:` / `envs:`) and files named by
+//!   `patches[].path` are decrypted as the build reads them, through the kustomize engine's
+//!   [`SourceHook`]: YAML, JSON, dotenv and binary files, detected by Flux's marker bytes; the
+//!   MAC is verified (the file is as committed).
 //! - Documents of the build output that carry `sops` metadata (any kind, Flux's rule) are
-//!   decrypted after the build and postBuild substitution. kustomize has changed them (a
-//!   namespace, labels, a name prefix), so their MAC cannot match any more: the stored MAC is
-//!   decrypted and so authenticated, but not compared, exactly where Flux skips it. Every value
+//!   decrypted after the build and postBuild substitution; the paths of their decrypted values
+//!   are kept (`DesiredObject::masked`) so dry-run diffs mask them as they mask Secret data.
+//!   kustomize has changed them (a namespace, labels, a name prefix), so their MAC cannot match
+//!   any more: the stored MAC is decrypted and so authenticated, but not compared, exactly where
+//!   Flux skips it. Every value
 //!   stays authenticated on its own (AES-GCM with its key path as additional data).
 //! - Secret `data` values that are whole sops files (Flux's marker bytes) are decrypted in the
 //!   format of their key's extension.
@@ -94,6 +97,9 @@ pub async fn decrypt_objects(objects: &mut [DesiredObject], ring: &KeyRing) -> R
             continue;
         }
         let changed = if is_encrypted(&json) {
+            // Where the values were encrypted is where the decrypted ones are: a dry run masks
+            // those paths, whatever the kind (Flux decrypts any kind, not only Secrets).
+            d.masked = encrypted_pointers(&json);
             decrypt_object(&mut json, ring).await.map_err(|e| format!("{}: {e}", d.key))?;
             true
         } else if secret {
@@ -137,6 +143,41 @@ async fn decrypt_secret_data(json: &mut Json, ring: &KeyRing) -> Result<bool, St
         changed = true;
     }
     Ok(changed)
+}
+
+/// JSON pointers (RFC 6901) of a sops document's encrypted values (`ENC[...]` strings), the
+/// `sops` metadata left out. sops encrypts scalars one by one, so these are exactly the values
+/// that decrypt to cleartext.
+pub fn encrypted_pointers(object: &Json) -> Vec<String> {
+    fn walk(v: &Json, path: &mut String, out: &mut Vec<String>) {
+        let len = path.len();
+        match v {
+            Json::String(s) if cipher::is_encrypted(s) => out.push(path.clone()),
+            Json::Array(items) => {
+                for (i, item) in items.iter().enumerate() {
+                    path.push('/');
+                    path.push_str(&i.to_string());
+                    walk(item, path, out);
+                    path.truncate(len);
+                }
+            }
+            Json::Object(map) => {
+                for (key, item) in map {
+                    if path.is_empty() && key == "sops" {
+                        continue;
+                    }
+                    path.push('/');
+                    path.push_str(&key.replace('~', "~0").replace('/', "~1"));
+                    walk(item, path, out);
+                    path.truncate(len);
+                }
+            }
+            _ => {}
+        }
+    }
+    let mut out = Vec::new();
+    walk(object, &mut String::new(), &mut out);
+    out
 }
 
 /// The sops-encrypted objects of a build, for a sync without `decryption` (an error names them:
