@@ -173,17 +173,21 @@ fn template_deploys_and_the_function_commits_and_dead_letters() {
     // An ECR push, invoked as EventBridge invokes Lambda (asynchronously): the commit lands.
     let payload = work.path().join("push.json");
     std::fs::write(&payload, ecr_event(&repository, "main-1f49071-24", "PUSH").to_string()).unwrap();
-    let invoked = aws(&[
-        "lambda",
-        "invoke",
-        "--function-name",
-        &function,
-        "--invocation-type",
-        "Event",
-        "--payload",
-        &format!("fileb://{}", payload.display()),
-        &work.path().join("out.json").display().to_string(),
-    ]);
+    // As EventBridge invokes Lambda: asynchronously ("Event"), the payload from a file.
+    let invoke_async = |payload: &std::path::Path, out: &str| {
+        aws(&[
+            "lambda",
+            "invoke",
+            "--function-name",
+            &function,
+            "--invocation-type",
+            "Event",
+            "--payload",
+            &format!("fileb://{}", payload.display()),
+            &work.path().join(out).display().to_string(),
+        ])
+    };
+    let invoked = invoke_async(&payload, "out.json");
     assert_eq!(invoked["StatusCode"], 202);
     poll("the commit on the test git server", Duration::from_secs(60), || (repo.commits_on_main() == 2).then_some(()));
     assert_eq!(image_of(&repo, "svc-0"), format!("{REGISTRY}/{repository}:main-1f49071-24@{DIGEST}"));
@@ -191,17 +195,7 @@ fn template_deploys_and_the_function_commits_and_dead_letters() {
     // A malformed event: retried twice, then the queue, with the error.
     let bad = work.path().join("bad.json");
     std::fs::write(&bad, json!({"source": "aws.ecr", "detail-type": "ECR Image Action"}).to_string()).unwrap();
-    aws(&[
-        "lambda",
-        "invoke",
-        "--function-name",
-        &function,
-        "--invocation-type",
-        "Event",
-        "--payload",
-        &format!("fileb://{}", bad.display()),
-        &work.path().join("out2.json").display().to_string(),
-    ]);
+    invoke_async(&bad, "out2.json");
     let message = poll("the dead letter", Duration::from_secs(60), || {
         let got = aws(&["sqs", "receive-message", "--queue-url", &queue, "--wait-time-seconds", "1"]);
         got["Messages"][0]["Body"].as_str().map(str::to_owned)
