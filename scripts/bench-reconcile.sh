@@ -34,6 +34,7 @@
 #                  target/debug/shipline, under ${CARGO_TARGET_DIR:-$HOME/.cache/shipline/target})
 #   BENCH_KEEP=1   leave the namespaces and ConfigMaps in place
 #   BENCH_FLAT_SECONDS  how long the flat-memory check waits (default 30)
+#   BENCH_SMAPS=FILE    copy the idle reconciler's /proc/PID/smaps there (what each mapping holds)
 #
 # Usage: scripts/bench-reconcile.sh
 set -euo pipefail
@@ -427,6 +428,7 @@ MAPS=$(awk '
   $1 == "Rss:" { rss[c] += $2 }
   END { printf "heap %d kB, other anonymous %d kB, binary and files %d kB, shared libraries %d kB", rss["heap"], rss["anon"], rss["files"], rss["libs"] }' "/proc/$DAEMON_PID/smaps")
 echo "   idle breakdown (smaps): $MAPS"
+[[ -z ${BENCH_SMAPS:-} ]] || cp "/proc/$DAEMON_PID/smaps" "$BENCH_SMAPS"
 FAILED=$(printf '%s\n' "$METRICS" | awk -v s="{sync=\"$SYNC\"," 'index($1, "shipline_reconcile_total" s) && $1 !~ /success/ { n += $2 } END { print n + 0 }')
 [[ $FAILED == 0 ]] || echo "   WARNING: $FAILED failed reconciles in /metrics"
 

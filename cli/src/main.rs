@@ -1,5 +1,6 @@
 //! `shipline`: a thin command-line layer over `shipline-core`.
 
+mod alloc;
 mod build;
 mod images;
 mod out;

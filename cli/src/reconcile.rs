@@ -160,6 +160,7 @@ pub fn run(args: &ReconcileArgs) -> Result<(), String> {
         ctx.create_namespace = args.create_reconciler_namespace;
         ctx.strict_substitution = args.strict_substitution;
         ctx.nested_flux = nested_flux;
+        ctx.release_memory = crate::alloc::release_free_memory;
         let ctx = Arc::new(ctx);
         let syncs: Vec<Sync> = specs.into_iter().map(Sync::new).collect();
         if args.once || args.dry_run {

@@ -28,6 +28,10 @@ pub struct Context {
     /// Flux `Kustomization`/`GitRepository` objects in a build become nested syncs instead of
     /// being applied (on by default when the Flux CRDs are not installed).
     pub nested_flux: bool,
+    /// Hands freed heap pages back to the kernel after each reconcile. It depends on the global
+    /// allocator, which the binary chooses: the default suits the system allocator
+    /// ([`crate::run::trim_system_allocator`]).
+    pub release_memory: fn(),
     /// Each sync's last known readiness in this process, for `dependsOn`.
     readiness: Mutex<HashMap<String, Readiness>>,
     /// Each sync's `dependsOn`, as last reconciled.
@@ -59,6 +63,7 @@ impl Context {
             create_namespace: false,
             strict_substitution: false,
             nested_flux: false,
+            release_memory: crate::run::trim_system_allocator,
             readiness: Mutex::default(),
             dependencies: Mutex::default(),
             triggers: Mutex::default(),

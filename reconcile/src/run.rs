@@ -112,7 +112,7 @@ fn spawn_sync(
                     ctx.wake(&name);
                 }
             }
-            release_free_memory();
+            (ctx.release_memory)();
             tokio::select! {
                 () = tokio::time::sleep(sync.next_delay()) => {}
                 () = trigger.notified() => tracing::info!(sync = sync.spec.name, "reconcile requested"),
@@ -143,10 +143,11 @@ pub fn shutdown_signal() -> watch::Receiver<bool> {
     rx
 }
 
-/// Hands freed heap pages back to the kernel between reconciles. A reconcile's peak (LIST pages,
-/// the build) is transient, but glibc keeps freed memory in its arenas, so without this the
-/// idle RSS stays at the peak.
-fn release_free_memory() {
+/// Hands freed heap pages back to the kernel between reconciles, for the system allocator (the
+/// default of [`Context::release_memory`]). A reconcile's peak (LIST pages, the build) is
+/// transient, but glibc keeps freed memory in its arenas, so without this the idle RSS stays at
+/// the peak.
+pub fn trim_system_allocator() {
     #[cfg(all(target_os = "linux", target_env = "gnu"))]
     // SAFETY: malloc_trim only releases free memory of the allocator; no pointer is involved.
     unsafe {
