@@ -9,9 +9,11 @@
 #   (b) the same command again (no-op): wall time, requests; mutating requests must be 0
 #   (c) kubectl apply --server-side --field-manager=kubectl-bench of the same build (namespace
 #       rewritten to bench-<random>-kc), first and second time: wall time, requests
-#   (d) long-running `shipline reconcile --interval 10s --listen ...`: VmRSS once /readyz is 200,
-#       the status ConfigMap carries the commit and 3 more reconciles ran; again 30 s later
-#       (flat memory); the API requests one idle interval costs; exit code and time after SIGTERM.
+#   (d) long-running `shipline reconcile --interval 10s --listen ...`: once /readyz is 200, the
+#       status ConfigMap carries the commit and 3 more reconciles ran, idle VmRSS (the lowest of
+#       samples every 0.2 s over 30 s) and again over the next 30 s (flat memory), what it is
+#       made of (by mapping); the API requests one idle interval costs; exit code and time
+#       after SIGTERM.
 # Then prints a summary table with shipline/kubectl ratios, and deletes (trap, also on failure)
 # the two namespaces, the sync's inventory/status ConfigMaps and Events in shipline-system, and
 # the temporary directory.
@@ -33,7 +35,7 @@
 #   SHIPLINE_BIN   the shipline binary (default: target/release/shipline when it exists, else
 #                  target/debug/shipline, under ${CARGO_TARGET_DIR:-$HOME/.cache/shipline/target})
 #   BENCH_KEEP=1   leave the namespaces and ConfigMaps in place
-#   BENCH_FLAT_SECONDS  how long the flat-memory check waits (default 30)
+#   BENCH_FLAT_SECONDS  length of each of the two idle-RSS sampling windows (default 30)
 #   BENCH_SMAPS=FILE    copy the idle reconciler's /proc/PID/smaps there (what each mapping holds)
 #
 # Usage: scripts/bench-reconcile.sh
@@ -395,26 +397,45 @@ for _ in $(seq 1 180); do
 done
 [[ -n $idle_end_off ]] || { echo "   fewer than 3 more successful reconciles after 90 s" >&2; exit 1; }
 idle_secs=$(elapsed "$idle_start" "$(now)")
-RSS1=$(rss_kb)
 count_requests "$idle_off" "$idle_end_off" shipline "$NS_SL"
 IDLE_TOTAL=$TOTAL IDLE_MUT=$MUTATING IDLE_VERBS=$BYVERB
 IDLE_PER=$((IDLE_TOTAL / (n - n0)))
-echo "   $((n - n0)) more reconciles in ${idle_secs}s: VmRSS ${RSS1} kB; their requests: $IDLE_TOTAL, mutating $IDLE_MUT [$IDLE_VERBS]"
+echo "   $((n - n0)) more reconciles in ${idle_secs}s; their requests: $IDLE_TOTAL, mutating $IDLE_MUT [$IDLE_VERBS]"
 if grep -q '"applied"\|applied' "$TMP/daemon.log"; then
   echo "   note: the daemon logged applied changes:"
   grep applied "$TMP/daemon.log" | head -n 3 | sed 's/^/     /'
 fi
 
+# Idle RSS: VmRSS sampled every 0.2 s over two windows of BENCH_FLAT_SECONDS each; the lowest
+# sample of a window is the idle figure (a sample can fall inside a reconcile, which allocates
+# and is released after it), the highest shows a reconcile in progress. Flat memory: the second
+# window's idle figure against the first's.
 FLAT=${BENCH_FLAT_SECONDS:-30}
-sleep "$FLAT"
-daemon_alive
-RSS2=$(rss_kb)
+sample_window() { # prints "lowest highest" VmRSS in kB over $FLAT seconds
+  local lo= hi=0 v end=$((SECONDS + FLAT))
+  while ((SECONDS < end)); do
+    daemon_alive
+    v=$(rss_kb)
+    if [[ -z $lo ]] || ((v < lo)); then lo=$v; fi
+    if ((v > hi)); then hi=$v; fi
+    sleep 0.2
+  done
+  echo "$lo $hi"
+}
+read -r RSS1 HIGH1 < <(sample_window)
+echo "   idle VmRSS over ${FLAT}s: ${RSS1} kB (lowest sample); highest ${HIGH1} kB (during a reconcile)"
+read -r RSS2 HIGH2 < <(sample_window)
 HWM=$(awk '$1 == "VmHWM:" { print $2 }' "/proc/$DAEMON_PID/status")
 METRICS=$(curl -fsS "http://127.0.0.1:$PORT/metrics")
 RECONCILES=$(metric_successes)
 AVG=$(awk -v s="{sync=\"$SYNC\"}" '$1 == "shipline_reconcile_duration_seconds_sum" s { t = $2 }
   $1 == "shipline_reconcile_duration_seconds_count" s { c = $2 } END { if (c) printf "%.2f", t / c; else print "-" }' <<<"$METRICS")
-echo "   $FLAT s later: VmRSS ${RSS2} kB (peak VmHWM ${HWM} kB); $RECONCILES successful reconciles, ${AVG}s each on average"
+echo "   the next ${FLAT}s: idle VmRSS ${RSS2} kB, highest ${HIGH2} kB (peak VmHWM ${HWM} kB); $RECONCILES successful reconciles, ${AVG}s each on average"
+# Read the breakdown while idle (not inside a reconcile): VmRSS back near the idle figure.
+for _ in $(seq 1 100); do
+  (($(rss_kb) <= RSS2 + 512)) && break
+  sleep 0.2
+done
 # What the idle RSS is: heap and other anonymous memory, or the binary's own pages (file-backed;
 # a debug binary's are several times a release binary's).
 SMAPS=$(awk '$1 ~ /^(Rss|Anonymous|Pss_Anon|Pss_File):$/ { printf "%s %s kB, ", $1, $2 }' "/proc/$DAEMON_PID/smaps_rollup")
@@ -470,8 +491,8 @@ row "long-running, interval 10s" "" "" "" "" ""
 printf '   %-34s %s\n' "/readyz 200 after" "${ready}s"
 printf '   %-34s %s\n' "first reconcile done after" "${synced}s"
 printf '   %-34s %s\n' "one idle reconcile" "$IDLE_PER requests, $((IDLE_MUT / (n - n0))) mutating; ${AVG}s (average of $RECONCILES)"
-printf '   %-34s %s\n' "VmRSS after 3 more intervals" "$RSS1 kB ($((RSS1 / 1024)) MiB)"
-printf '   %-34s %s\n' "VmRSS $FLAT s later" "$RSS2 kB ($((RSS2 / 1024)) MiB), delta $((RSS2 - RSS1)) kB; VmHWM $HWM kB"
+printf '   %-34s %s\n' "idle VmRSS, first ${FLAT}s" "$RSS1 kB ($((RSS1 / 1024)) MiB); highest sample $HIGH1 kB"
+printf '   %-34s %s\n' "idle VmRSS, next ${FLAT}s" "$RSS2 kB ($((RSS2 / 1024)) MiB), delta $((RSS2 - RSS1)) kB; highest $HIGH2 kB; VmHWM $HWM kB"
 printf '   %-34s %s\n' "idle RSS by mapping" "$MAPS"
 printf '   %-34s %s\n' "SIGTERM" "exit code $EXIT_CODE after $EXIT_AFTER"
 echo
