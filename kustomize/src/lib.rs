@@ -18,6 +18,7 @@ mod kustomization;
 mod loader;
 mod nameref;
 mod patch;
+mod pattern;
 mod plugins;
 mod regex_cache;
 mod resid;

@@ -77,7 +77,7 @@ pub struct Resource {
 }
 
 fn str_at<'a>(m: &'a Map, path: &[&str]) -> &'a str {
-    let mut cur = match m.get(path[0]) {
+    let mut cur = match crate::yaml::value::map_get(m, path[0]) {
         Some(v) => v,
         None => return "",
     };
@@ -139,7 +139,10 @@ impl Resource {
 
     /// The current id.
     pub fn cur_id(&self) -> ResId {
-        ResId { gvk: self.gvk(), name: self.name().to_string(), namespace: self.namespace().to_string() }
+        // `metadata` looked up once for both fields (this runs for every resource many times).
+        let md = crate::yaml::value::map_get(&self.obj, "metadata");
+        let field = |k: &str| md.and_then(|m| m.get(k)).and_then(Value::as_str).unwrap_or("").to_string();
+        ResId { gvk: self.gvk(), name: field("name"), namespace: field("namespace") }
     }
 
     /// The original id and every previous one.

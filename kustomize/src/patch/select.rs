@@ -1,19 +1,18 @@
 //! Patch targets: group/version/kind, anchored name and namespace regexes, label and
 //! annotation selectors.
 
-use regex::Regex;
-
 use crate::fields::Selector;
+use crate::pattern::Matcher;
 use crate::resource::Resource;
 use crate::yaml::{Map, Value};
 
 /// A compiled selector.
 pub struct Compiled {
-    group: Option<Regex>,
-    version: Option<Regex>,
-    kind: Option<Regex>,
-    name: Option<Regex>,
-    namespace: Option<Regex>,
+    group: Option<Matcher>,
+    version: Option<Matcher>,
+    kind: Option<Matcher>,
+    name: Option<Matcher>,
+    namespace: Option<Matcher>,
     labels: Vec<Requirement>,
     annotations: Vec<Requirement>,
 }
@@ -28,10 +27,10 @@ enum Requirement {
     NotExists(String),
 }
 
-fn anchored(re: &Option<String>) -> Result<Option<Regex>, String> {
+fn anchored(re: &Option<String>) -> Result<Option<Matcher>, String> {
     re.as_deref()
         .filter(|s| !s.is_empty())
-        .map(|s| crate::regex_cache::compile(&format!("^(?:{s})$")).map_err(|e| format!("invalid regex {s:?}: {e}")))
+        .map(|s| Matcher::anchored(s).map_err(|e| format!("invalid regex {s:?}: {e}")))
         .transpose()
 }
 
@@ -133,7 +132,7 @@ impl Compiled {
         {
             return false;
         }
-        let field = |re: &Option<Regex>, v: &str| re.as_ref().is_none_or(|re| re.is_match(v));
+        let field = |re: &Option<Matcher>, v: &str| re.as_ref().is_none_or(|re| re.is_match(v));
         field(&self.group, &cur.gvk.group)
             && field(&self.version, &cur.gvk.version)
             && field(&self.kind, &cur.gvk.kind)

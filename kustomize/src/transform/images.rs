@@ -1,9 +1,8 @@
 //! `images`: rewrite container image names, tags and digests.
 
-use regex::Regex;
-
 use crate::fieldspec::{FieldSpec, visit};
 use crate::kustomization::ImageSpec;
+use crate::pattern::Matcher;
 use crate::resource::Resource;
 use crate::yaml::Value;
 
@@ -32,7 +31,7 @@ pub fn split(image: &str) -> (&str, &str, &str) {
 }
 
 /// The new image reference, or `None` when `image` does not match `spec.name`.
-pub fn rewrite(image: &str, spec: &ImageSpec, matcher: &Regex) -> Option<String> {
+pub fn rewrite(image: &str, spec: &ImageSpec, matcher: &Matcher) -> Option<String> {
     if !matcher.is_match(image) {
         return None;
     }
@@ -67,9 +66,8 @@ pub fn rewrite(image: &str, spec: &ImageSpec, matcher: &Regex) -> Option<String>
 }
 
 /// The matcher kustomize builds from an image name (the name is used as a regex, unescaped).
-pub fn matcher(name: &str) -> Result<Regex, String> {
-    crate::regex_cache::compile(&format!("^{name}(@sha256)?(:[a-zA-Z0-9_.{{}}-]*)?(@sha256:[a-zA-Z0-9]*)?$"))
-        .map_err(|e| format!("invalid image name {name:?}: {e}"))
+pub fn matcher(name: &str) -> Result<Matcher, String> {
+    Matcher::image(name).map_err(|e| format!("invalid image name {name:?}: {e}"))
 }
 
 /// Applies one `images` entry to every `containers`/`initContainers` list anywhere in each resource.
@@ -120,7 +118,7 @@ pub fn apply(resources: &mut [Resource], spec: &ImageSpec, extra: &[FieldSpec]) 
     Ok(())
 }
 
-fn walk(v: &mut Value, spec: &ImageSpec, m: &Regex) {
+fn walk(v: &mut Value, spec: &ImageSpec, m: &Matcher) {
     match v {
         Value::Map(map) => {
             for (k, child) in map.iter_mut() {

@@ -5,7 +5,8 @@
 use std::borrow::Cow;
 
 use super::keyorder::key_cmp;
-use super::resolve::{format_float, plain_is_str_v2};
+use super::resolve::format_float;
+use super::style::{Style, is_break, is_printable, is_simple_key, str_style};
 use super::value::Value;
 
 const BEST_WIDTH: usize = 80;
@@ -46,21 +47,6 @@ struct Emitter {
     column: usize,
     whitespace: bool,
     indention: bool,
-}
-
-#[derive(Clone, Copy, PartialEq, Debug)]
-enum Style {
-    Plain,
-    Single,
-    Double,
-    Literal,
-}
-
-struct Analysis {
-    multiline: bool,
-    block_plain: bool,
-    single: bool,
-    block: bool,
 }
 
 impl Emitter {
@@ -150,7 +136,7 @@ impl Emitter {
 
     fn map_entry(&mut self, key: &str, value: &Value, indent: usize) {
         let style = str_style(key, true);
-        let simple = key.len() <= MAX_SIMPLE_KEY && !analyze(key).multiline;
+        let simple = is_simple_key(key, MAX_SIMPLE_KEY);
         if simple {
             self.write_scalar(key, style, indent + BEST_INDENT, false);
             self.indicator(":", false, false, false);
@@ -356,130 +342,6 @@ fn scalar_text_style(value: &Value, simple_key: bool) -> (Cow<'_, str>, Style) {
         Value::Seq(_) | Value::Map(_) => unreachable!("collections are not scalars"),
     };
     (Cow::Borrowed(s), str_style(s, simple_key))
-}
-
-/// The style `yaml.v2` picks for a string.
-fn str_style(s: &str, simple_key: bool) -> Style {
-    let requested = if s.contains('\n') {
-        Style::Literal
-    } else if plain_is_str_v2(s) {
-        Style::Plain
-    } else {
-        Style::Double
-    };
-    select_style(s, requested, simple_key)
-}
-
-/// libyaml's `yaml_emitter_select_scalar_style` for block context.
-fn select_style(s: &str, requested: Style, simple_key: bool) -> Style {
-    let a = analyze(s);
-    let mut style = requested;
-    if simple_key && a.multiline {
-        style = Style::Double;
-    }
-    if style == Style::Plain && (!a.block_plain || (s.is_empty() && simple_key)) {
-        style = Style::Single;
-    }
-    if style == Style::Single && !a.single {
-        style = Style::Double;
-    }
-    if style == Style::Literal && (!a.block || simple_key) {
-        style = Style::Double;
-    }
-    style
-}
-
-fn is_break(c: char) -> bool {
-    matches!(c, '\r' | '\n' | '\u{85}' | '\u{2028}' | '\u{2029}')
-}
-
-fn is_blank(c: char) -> bool {
-    c == ' ' || c == '\t'
-}
-
-/// go-yaml's `is_printable`: note that characters outside the BMP are not "printable".
-fn is_printable(c: char) -> bool {
-    let v = c as u32;
-    v == 0x0a
-        || (0x20..=0x7e).contains(&v)
-        || (0xa0..=0xd7ff).contains(&v)
-        || ((0xe000..=0xfffd).contains(&v) && v != 0xfeff)
-}
-
-/// libyaml's `yaml_emitter_analyze_scalar`, reduced to the block-context outcomes.
-fn analyze(s: &str) -> Analysis {
-    if s.is_empty() {
-        return Analysis { multiline: false, block_plain: true, single: true, block: false };
-    }
-    let mut block_indicators = s.starts_with("---") || s.starts_with("...");
-    let (mut line_breaks, mut special) = (false, false);
-    let (mut leading_space, mut leading_break, mut trailing_space, mut trailing_break) = (false, false, false, false);
-    let (mut break_space, mut space_break) = (false, false);
-    let (mut prev_space, mut prev_break) = (false, false);
-    let mut preceded_by_ws = true;
-    // Walked once per printed scalar and key: one look-ahead character, no collected copy.
-    let mut chars = s.chars().enumerate().peekable();
-    while let Some((i, c)) = chars.next() {
-        let next = chars.peek().map(|&(_, n)| n);
-        let is_last = next.is_none();
-        let followed_by_ws = next.is_none_or(is_blank);
-        if i == 0 {
-            match c {
-                '#' | ',' | '[' | ']' | '{' | '}' | '&' | '*' | '!' | '|' | '>' | '\'' | '"' | '%' | '@' | '`' => {
-                    block_indicators = true
-                }
-                '?' | ':' | '-' if followed_by_ws => block_indicators = true,
-                _ => {}
-            }
-        } else {
-            match c {
-                ':' if followed_by_ws => block_indicators = true,
-                '#' if preceded_by_ws => block_indicators = true,
-                _ => {}
-            }
-        }
-        if !is_printable(c) {
-            special = true;
-        }
-        if c == ' ' {
-            leading_space |= i == 0;
-            trailing_space |= is_last;
-            break_space |= prev_break;
-            prev_space = true;
-            prev_break = false;
-        } else if is_break(c) {
-            line_breaks = true;
-            leading_break |= i == 0;
-            trailing_break |= is_last;
-            space_break |= prev_space;
-            prev_space = false;
-            prev_break = true;
-        } else {
-            prev_space = false;
-            prev_break = false;
-        }
-        preceded_by_ws = is_blank(c) || is_break(c);
-    }
-    let mut a = Analysis { multiline: line_breaks, block_plain: true, single: true, block: true };
-    if leading_space || leading_break || trailing_space || trailing_break {
-        a.block_plain = false;
-    }
-    if trailing_space {
-        a.block = false;
-    }
-    if break_space {
-        a.block_plain = false;
-        a.single = false;
-    }
-    if space_break || special {
-        a.block_plain = false;
-        a.single = false;
-        a.block = false;
-    }
-    if line_breaks || block_indicators {
-        a.block_plain = false;
-    }
-    a
 }
 
 #[cfg(test)]

@@ -5,6 +5,7 @@ pub mod keyorder;
 pub mod parse;
 mod quoted_indent;
 pub mod resolve;
+mod style;
 pub mod value;
 
 pub use emit::to_string;

@@ -105,6 +105,7 @@ fn parse_once(
         bytes: 0,
         copied_bytes: 0,
         quoted_indent_at: None,
+        pending: Vec::new(),
     };
     let mut docs = Vec::new();
     let result = b.documents(&mut docs);
@@ -177,7 +178,13 @@ struct Builder<'a> {
     src_chars: Option<usize>,
     /// The line of an under-indented quoted scalar's continuation, when that stopped the parse.
     quoted_indent_at: Option<usize>,
+    /// Entries of the mappings being built, innermost last (see [`Builder::mapping`]).
+    pending: Vec<(String, Value)>,
 }
+
+/// Mappings with at most this many keys are collected in [`Builder::pending`] (duplicate keys
+/// found by a scan) and moved into a map of exact size; larger ones go into a map directly.
+const SMALL_MAP: usize = 32;
 
 impl<'a> Builder<'a> {
     fn next(&mut self) -> Result<Event<'a>, ParseError> {
@@ -338,8 +345,13 @@ impl Seg {
 }
 
 impl Builder<'_> {
+    /// Reads a mapping's entries. Growing a map entry by entry reallocated it a few times per
+    /// object (a tenth of parsing), so a small mapping's entries wait in `pending` (a stack
+    /// shared by the nested mappings) and move into a map of exact size at the end.
     fn mapping(&mut self) -> Result<Value, ParseError> {
-        let mut map = Map::new();
+        let start = self.pending.len();
+        // Set once the mapping outgrows SMALL_MAP: from then on entries go straight into it.
+        let mut big: Option<Map> = None;
         let mut merged: Vec<Map> = Vec::new();
         loop {
             let ev = self.next()?;
@@ -383,10 +395,21 @@ impl Builder<'_> {
                 other => key_text(&other)?,
             };
             // yaml.v2 (kustomization files) keeps the last of duplicate keys; yaml.v3 refuses them.
-            match map.entry(key) {
-                indexmap::map::Entry::Occupied(e) if !self.yaml11 => {
-                    return Err(ParseError(format!("mapping key {:?} already defined", e.key())));
+            let Some(map) = &mut big else {
+                match self.pending[start..].iter().position(|(k, _)| *k == key) {
+                    Some(_) if !self.yaml11 => return Err(duplicate(&key)),
+                    Some(i) => self.pending[start + i].1 = value,
+                    None => {
+                        self.pending.push((key, value));
+                        if self.pending.len() - start > SMALL_MAP {
+                            big = Some(self.pending.drain(start..).collect());
+                        }
+                    }
                 }
+                continue;
+            };
+            match map.entry(key) {
+                indexmap::map::Entry::Occupied(e) if !self.yaml11 => return Err(duplicate(e.key())),
                 indexmap::map::Entry::Occupied(mut e) => {
                     e.insert(value);
                 }
@@ -395,6 +418,11 @@ impl Builder<'_> {
                 }
             }
         }
+        let mut map = big.unwrap_or_else(|| {
+            let mut map = Map::with_capacity(self.pending.len() - start);
+            map.extend(self.pending.drain(start..));
+            map
+        });
         for m in merged {
             for (k, v) in m {
                 map.entry(k).or_insert(v);
@@ -402,6 +430,10 @@ impl Builder<'_> {
         }
         Ok(Value::Map(map))
     }
+}
+
+fn duplicate(key: &str) -> ParseError {
+    ParseError(format!("mapping key {key:?} already defined"))
 }
 
 fn too_deep() -> ParseError {
@@ -476,101 +508,5 @@ fn folded_like_yaml_v3(text: &str) -> String {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn multi_document_and_styles() {
-        let docs = parse_documents("a: 1\nb: '1'\n---\n- yes\n- !!str 2\n---\n").unwrap();
-        assert_eq!(docs.len(), 3);
-        assert_eq!(docs[0].get("a"), Some(&Value::Int(1)));
-        assert_eq!(docs[0].get("b"), Some(&Value::String("1".into())));
-        assert_eq!(docs[1], Value::Seq(vec![Value::String("yes".into()), Value::String("2".into())]));
-        assert!(docs[2].is_null(), "an empty document is null");
-    }
-
-    #[test]
-    fn anchors_and_merge_keys() {
-        let v = parse_one("base: &b {x: 1, y: 2}\nd:\n  <<: *b\n  y: 3\n").unwrap();
-        let d = v.get("d").unwrap();
-        assert_eq!(d.get("x"), Some(&Value::Int(1)));
-        assert_eq!(d.get("y"), Some(&Value::Int(3)));
-    }
-
-    #[test]
-    fn folded_more_indented_lines_gain_a_break() {
-        let v = parse_one("f: >\n  a\n    b\n    c\n  d\n").unwrap();
-        assert_eq!(v.get("f"), Some(&Value::from("a\n\n  b\n  c\nd\n")));
-    }
-
-    #[test]
-    fn empty_scalars_are_blank_not_null() {
-        let v = parse_one("a:\nb: ~\nc: null\n").unwrap();
-        assert_eq!(v.get("a"), Some(&Value::Blank));
-        assert_eq!(v.get("b"), Some(&Value::Null));
-        assert_eq!(v.get("c"), Some(&Value::Null));
-    }
-
-    #[test]
-    fn alias_bombs_are_refused() {
-        let mut text = String::from("a0: &a0 [x, x, x, x, x, x, x, x, x, x]\n");
-        for i in 1..10 {
-            let refs = vec![format!("*a{}", i - 1); 10].join(", ");
-            text.push_str(&format!("a{i}: &a{i} [{refs}]\n"));
-        }
-        let err = parse_one(&text).unwrap_err();
-        assert!(err.0.contains("excessive aliasing"), "{err}");
-        // Modest reuse stays fine.
-        let v = parse_one("a: &a {x: [1, 2, 3]}\nb: [*a, *a, *a]\n").unwrap();
-        assert_eq!(v.get("b").and_then(|b| b.as_seq()).map(Vec::len), Some(3));
-        // Few nodes, many bytes: 2,000 aliases of one 10 KB scalar would copy 20 MB.
-        let big = "x".repeat(10_000);
-        let mut text = format!("a: &a {big}\nb:\n");
-        text.push_str(&"- *a\n".repeat(2_000));
-        let err = parse_one(&text).unwrap_err();
-        assert!(err.0.contains("MiB of text"), "{err}");
-        // The same scalar copied a hundred times (1 MB) is fine.
-        let text = format!("a: &a {big}\nb:\n{}", "- *a\n".repeat(100));
-        assert!(parse_one(&text).is_ok());
-    }
-
-    #[test]
-    fn block_scalar_at_end_of_input_without_line_break() {
-        let get = |text: &str| parse_one(text).unwrap().get("a").and_then(Value::as_str).map(str::to_string);
-        assert_eq!(get("a: |\n  x\n  y").as_deref(), Some("x\ny"));
-        assert_eq!(get("a: |\n  x\n  y\n").as_deref(), Some("x\ny\n"));
-        assert_eq!(get("a: >\n  x\n  y").as_deref(), Some("x y"));
-        assert_eq!(get("a: |\n  x\nb: 1").as_deref(), Some("x\n"));
-    }
-
-    #[test]
-    fn under_indented_quoted_scalars_parse_as_libyaml_reads_them() {
-        let v = parse_one("a:\n  d: 'one\n  two'\n  e: \"x\n  y\"\n").unwrap();
-        assert_eq!(v.get("a").and_then(|a| a.get("d")).and_then(Value::as_str), Some("one two"));
-        assert_eq!(v.get("a").and_then(|a| a.get("e")).and_then(Value::as_str), Some("x y"));
-    }
-
-    #[test]
-    fn deep_nesting_is_refused() {
-        let ok = format!("{}{}", "[".repeat(MAX_DEPTH), "]".repeat(MAX_DEPTH));
-        assert!(parse_one(&ok).is_ok());
-        for deep in [
-            format!("{}{}", "[".repeat(MAX_DEPTH + 1), "]".repeat(MAX_DEPTH + 1)),
-            format!("{}{}", "{a: ".repeat(100_000), "}".repeat(100_000)),
-            "- ".repeat(MAX_DEPTH + 1),
-        ] {
-            let err = parse_one(&deep).unwrap_err();
-            assert!(err.0.contains("nested more than"), "{err}");
-        }
-        // Through aliases: a deep anchor used deep again.
-        let half = MAX_DEPTH / 2 + 1;
-        let text =
-            format!("a: &a {}{}\nb: {}*a{}\n", "[".repeat(half), "]".repeat(half), "[".repeat(half), "]".repeat(half));
-        assert!(parse_one(&text).unwrap_err().0.contains("nested more than"));
-    }
-
-    #[test]
-    fn duplicate_keys_are_errors() {
-        assert!(parse_one("a: 1\na: 2\n").is_err());
-    }
-}
+#[path = "parse_tests.rs"]
+mod tests;
