@@ -13,6 +13,8 @@
 //! `SHIPLINE_BENCH_KUBECTL_XL=1`; without it the engine's output is only checked for stability.
 //! Times are printed, never asserted.
 //!
+//! The bench links jemalloc, as the `shipline` binary does on Linux.
+//!
 //! Memory is measured honestly in a child process: the bench binary re-executes itself with
 //! `SHIPLINE_BENCH_CHILD=<dir>` (the child builds the tree, prints the output, and reports its
 //! build time and its own `VmHWM` on stderr); the parent reads kubectl's `ru_maxrss` with
@@ -24,6 +26,11 @@ use std::fs;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
+
+// The allocator of the `shipline` binary, so the figures are what `shipline build` costs.
+#[cfg(target_os = "linux")]
+#[global_allocator]
+static GLOBAL: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
 
 /// Environment variable that turns the bench binary into a one-shot build child.
 const CHILD_VAR: &str = "SHIPLINE_BENCH_CHILD";
