@@ -7,8 +7,9 @@
 //! services (4,800 resources), and the parse + print floor: a kustomization whose only resource
 //! is the 4,800-resource output (no transforms; the engine must print it back unchanged). Each
 //! tree is built by kubectl and by the engine several times; the bench asserts identical bytes
-//! and prints the median times, the ratio, the peak resident memory of both, the per-resource
-//! time and memory at 1,200 and 4,800 resources (linearity) and the floor's MB/s. kubectl takes
+//! and prints the median times (and the engine's user and system CPU), the ratio, the peak
+//! resident memory of both, the per-resource time and memory at 1,200 and 4,800 resources
+//! (linearity) and the floor's MB/s. kubectl takes
 //! about two minutes on the 4,800-resource tree, so it runs there (once) only with
 //! `SHIPLINE_BENCH_KUBECTL_XL=1`; without it the engine's output is only checked for stability.
 //! Times are printed, never asserted.
@@ -139,6 +140,8 @@ struct Summary {
 /// One measured process run: wall time, peak RSS in KiB, stdout.
 struct Run {
     time: Duration,
+    /// User and system CPU time of the process (steadier than wall time on a loaded machine).
+    cpu: (Duration, Duration),
     max_rss_kib: i64,
     /// What a build child reported: its build time and its own peak RSS (KiB).
     build_time: Option<Duration>,
@@ -201,6 +204,12 @@ fn run_case(name: &str, dir: &Path, runs: usize, oracle: Oracle) -> Summary {
         );
     }
     let _ = writeln!(s, "  engine (child process)   median {:>9.1} ms   peak RSS {:>7.1} MiB", ms(c_time), mib(c_rss));
+    let _ = writeln!(
+        s,
+        "  engine CPU, median       user {:>7.1} ms   system {:>7.1} ms",
+        ms(median(engine_child.iter().map(|r| r.cpu.0).collect())),
+        ms(median(engine_child.iter().map(|r| r.cpu.1).collect()))
+    );
     let _ = writeln!(s, "  engine build, no start-up median {:>9.1} ms", ms(i_time));
     print!("{s}");
     Summary { docs, bytes: bytes.len(), engine: c_time, inproc: i_time, rss_kib: c_rss }
@@ -255,7 +264,15 @@ fn run(cmd: &mut Command) -> Run {
         stderr.lines().find_map(|l| l.strip_prefix(REPORT)).map(|r| r.split_whitespace().collect()).unwrap_or_default();
     let build_time = report.first().and_then(|n| n.parse().ok()).map(Duration::from_nanos);
     let own_hwm_kib = report.get(1).and_then(|k| k.parse().ok());
-    Run { time, max_rss_kib: usage.ru_maxrss, build_time, own_hwm_kib, stdout }
+    let cpu = |t: libc::timeval| Duration::new(t.tv_sec as u64, t.tv_usec as u32 * 1000);
+    Run {
+        time,
+        cpu: (cpu(usage.ru_utime), cpu(usage.ru_stime)),
+        max_rss_kib: usage.ru_maxrss,
+        build_time,
+        own_hwm_kib,
+        stdout,
+    }
 }
 
 fn write(path: &Path, text: &str) {
