@@ -131,10 +131,7 @@ fn pairs(k: &Kustomization, root: &Path, spec: &GeneratorSpec) -> Result<Vec<(St
         let file = restricted_file(k, root, &format!("{}.envs", spec.field), entry)?;
         let bytes = crate::loader::read_bytes(&file)?;
         let bytes = hooked(spec, &file, crate::source_hook::SourceKind::Env, bytes)?;
-        let text = String::from_utf8(bytes).map_err(|_| Error::Io {
-            path: file.clone(),
-            source: std::io::Error::new(std::io::ErrorKind::InvalidData, "not valid UTF-8"),
-        })?;
+        let text = crate::loader::utf8(&file, bytes)?;
         for (i, line) in text.split('\n').enumerate() {
             let line = line.strip_suffix('\r').unwrap_or(line);
             let line = if i == 0 { line.strip_prefix('\u{feff}').unwrap_or(line) } else { line };

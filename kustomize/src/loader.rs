@@ -26,7 +26,11 @@ pub const MAX_FILE_BYTES: u64 = 64 << 20;
 
 /// Reads a file to a string (see [`read_bytes`]).
 pub fn read(path: &Path) -> Result<String, Error> {
-    let bytes = read_bytes(path)?;
+    utf8(path, read_bytes(path)?)
+}
+
+/// The bytes read from `path` as text; an error naming the file when they are not UTF-8.
+pub fn utf8(path: &Path, bytes: Vec<u8>) -> Result<String, Error> {
     String::from_utf8(bytes).map_err(|_| Error::Io {
         path: path.to_path_buf(),
         source: std::io::Error::new(std::io::ErrorKind::InvalidData, "not valid UTF-8"),

@@ -1,7 +1,8 @@
 //! A narrow hook over the bytes of `secretGenerator` sources (`files:` and `envs:`;
-//! `configMapGenerator` sources are read as they are) and of `patches[].path` files, for callers that keep such files
-//! transformed at rest (the reconciler decrypts sops-encrypted ones with it, as Flux does). The engine knows nothing of what the hook does:
-//! it hands over the path and the bytes it read, and uses what comes back.
+//! `configMapGenerator` sources are read as they are) and of `patches[].path` files, for
+//! callers that keep such files transformed at rest (the reconciler decrypts sops-encrypted ones
+//! with it, as Flux does). The engine knows nothing of what the hook does: it hands over the path
+//! and the bytes it read, and uses what comes back.
 
 use std::cell::RefCell;
 use std::path::Path;
@@ -53,11 +54,7 @@ pub(crate) fn apply(path: &Path, kind: SourceKind, bytes: Vec<u8>) -> Result<Vec
 
 /// Reads a text file of the tree through the installed hook, if any.
 pub(crate) fn read_text(path: &Path, kind: SourceKind) -> Result<String, crate::Error> {
-    let bytes = apply(path, kind, crate::loader::read_bytes(path)?)?;
-    String::from_utf8(bytes).map_err(|_| crate::Error::Io {
-        path: path.to_path_buf(),
-        source: std::io::Error::new(std::io::ErrorKind::InvalidData, "not valid UTF-8"),
-    })
+    crate::loader::utf8(path, apply(path, kind, crate::loader::read_bytes(path)?)?)
 }
 
 #[cfg(test)]

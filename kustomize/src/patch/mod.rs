@@ -18,12 +18,16 @@ use crate::yaml::{Map, Value, parse_patch_documents};
 pub fn apply(k: &Kustomization, root: &Path, p: &PatchSpec, resources: &mut Vec<Resource>) -> Result<(), Error> {
     let err = |message: String| Error::Transform { file: k.file.clone(), field: p.field.clone(), message };
     let text = match &p.path {
-        // `patches` files pass the source hook (the reconciler decrypts them, as Flux does).
-        Some(path) if p.field.starts_with("patches[") => {
+        Some(path) => {
             let file = restricted_file(k, root, &p.field, path)?;
-            crate::source_hook::read_text(&file, crate::source_hook::SourceKind::Patch)?
+            // `patches` files pass the source hook (the reconciler decrypts them, as Flux does);
+            // `patchesStrategicMerge`/`patchesJson6902` files are read as they are.
+            if p.field.starts_with("patches[") {
+                crate::source_hook::read_text(&file, crate::source_hook::SourceKind::Patch)?
+            } else {
+                read(&file)?
+            }
         }
-        Some(path) => read(&restricted_file(k, root, &p.field, path)?)?,
         None => p.text.clone(),
     };
     // Measured: a `patches` file that is empty or only white space is ignored, one holding only

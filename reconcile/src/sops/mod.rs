@@ -9,8 +9,8 @@
 //!   are kept (`DesiredObject::masked`) so dry-run diffs mask them as they mask Secret data.
 //!   kustomize has changed them (a namespace, labels, a name prefix), so their MAC cannot match
 //!   any more: the stored MAC is decrypted and so authenticated, but not compared, exactly where
-//!   Flux skips it. Every value
-//!   stays authenticated on its own (AES-GCM with its key path as additional data).
+//!   Flux skips it. Every value stays authenticated on its own (AES-GCM with its key path as
+//!   additional data).
 //! - Secret `data` values that are whole sops files (Flux's marker bytes) are decrypted in the
 //!   format of their key's extension.
 //!

@@ -98,7 +98,7 @@ pub(super) async fn keys_secret(fx: &Fixture, name: &str, identity: &str) {
     secrets.create(&PostParams::default(), &s).await.expect("keys Secret");
 }
 
-fn decryption(secret: &str) -> Option<Decryption> {
+pub(super) fn decryption(secret: &str) -> Option<Decryption> {
     Some(Decryption { provider: "sops".into(), secret_ref: Some(SecretRef { name: secret.into() }) })
 }
 
@@ -111,16 +111,27 @@ async fn state_text(fx: &Fixture) -> String {
 }
 
 pub(super) fn assert_never_shown(what: &str, text: &str) {
-    for value in [DB_PASSWORD, ENV_TOKEN, JSON_KEY] {
+    assert_none_shown(what, text, &[DB_PASSWORD, ENV_TOKEN, JSON_KEY]);
+}
+
+/// Fails when `text` contains any of `values` (without printing the text: it holds the value).
+pub(super) fn assert_none_shown(what: &str, text: &str, values: &[&str]) {
+    for value in values {
         assert!(!text.contains(value), "{what} shows a decrypted value");
     }
 }
 
-#[tokio::test]
-async fn sops_secrets_and_generator_sources_decrypt_apply_and_never_show() {
+/// A fixture whose state namespace holds a fresh age identity in the Secret `sops-keys`.
+pub(super) async fn fixture_with_age_keys() -> (Fixture, AgeKey) {
     let fx = Fixture::new(kube_client().await).await;
     let key = age_key();
     keys_secret(&fx, "sops-keys", &key.identity).await;
+    (fx, key)
+}
+
+#[tokio::test]
+async fn sops_secrets_and_generator_sources_decrypt_apply_and_never_show() {
+    let (fx, key) = fixture_with_age_keys().await;
     let ns = unique_name("rec-sops");
     let args = age_args(&key);
     let args: Vec<&str> = args.iter().map(String::as_str).collect();

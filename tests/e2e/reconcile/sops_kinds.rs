@@ -5,21 +5,16 @@
 
 use k8s_openapi::api::core::v1::{ConfigMap, Secret};
 use kube::Api;
-use shipline_e2e::{kube_client, unique_name};
+use shipline_e2e::unique_name;
 use shipline_reconcile::context::Mode;
-use shipline_reconcile::options::{Decryption, SecretRef};
 use shipline_reconcile::reconciler::{Sync, reconcile_and_report};
 
-use super::sops::{age_key, keys_secret, sops_encrypt};
-use super::support::{Fixture, LocalRepo, spec, sync_name, trees};
+use super::sops::{assert_none_shown, decryption, fixture_with_age_keys, sops_encrypt};
+use super::support::{LocalRepo, spec, sync_name, trees};
 
 const OLD_PASSWORD: &str = "cm-pw-old-3b1d-never-printed";
 const NEW_PASSWORD: &str = "cm-pw-new-9e7c-never-printed";
 const PATCH_PASSWORD: &str = "patch-pw-5a2f-never-printed";
-
-fn decryption(secret: &str) -> Option<Decryption> {
-    Some(Decryption { provider: "sops".into(), secret_ref: Some(SecretRef { name: secret.into() }) })
-}
 
 fn settings(password: &str) -> String {
     format!(
@@ -28,9 +23,7 @@ fn settings(password: &str) -> String {
 }
 
 fn assert_hidden(what: &str, text: &str) {
-    for value in [OLD_PASSWORD, NEW_PASSWORD, PATCH_PASSWORD] {
-        assert!(!text.contains(value), "{what} shows a decrypted value:\n{text}");
-    }
+    assert_none_shown(what, text, &[OLD_PASSWORD, NEW_PASSWORD, PATCH_PASSWORD]);
 }
 
 /// A ConfigMap encrypted with sops (only `password`, by `--encrypted-regex`): the dry run shows
@@ -38,9 +31,7 @@ fn assert_hidden(what: &str, text: &str) {
 /// change (`*****` -> `******`), never either value, in the text and the JSON report.
 #[tokio::test]
 async fn a_decrypted_configmap_is_masked_in_dry_runs_like_a_secret() {
-    let fx = Fixture::new(kube_client().await).await;
-    let key = age_key();
-    keys_secret(&fx, "sops-keys", &key.identity).await;
+    let (fx, key) = fixture_with_age_keys().await;
     let ns = unique_name("rec-sops-cm");
     let args = ["--age", key.recipient.as_str(), "--encrypted-regex", "^password$"];
     let tree = |password: &str| {
@@ -86,9 +77,7 @@ async fn a_decrypted_configmap_is_masked_in_dry_runs_like_a_secret() {
 /// target once decrypted.
 #[tokio::test]
 async fn an_encrypted_patch_file_is_decrypted_before_the_build() {
-    let fx = Fixture::new(kube_client().await).await;
-    let key = age_key();
-    keys_secret(&fx, "sops-keys", &key.identity).await;
+    let (fx, key) = fixture_with_age_keys().await;
     let ns = unique_name("rec-sops-patch");
     let patch =
         format!("apiVersion: v1\nkind: Secret\nmetadata:\n  name: db\nstringData:\n  password: {PATCH_PASSWORD}\n");
