@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 
 use crate::build_annotations;
 use crate::kustomization::{Kustomization, ReplacementEntry};
-use crate::loader::{canonical, is_remote, load_kustomization, read};
+use crate::loader::{Resolved, canonical, is_remote, load_kustomization, read, resolve};
 use crate::resid::{Gvk, ResId};
 use crate::resource::{ConfiguredBy, Origin, Resource};
 use crate::tconfig::TransformerConfig;
@@ -24,31 +24,36 @@ type Config = Cow<'static, TransformerConfig>;
 /// bounds to [`crate::yaml::parse::MAX_DEPTH`] levels; this leaves room for that depth in any
 /// pass, in debug builds too (a test thread's default 2 MiB does not). Only touched pages are
 /// committed, so the cost is address space.
-const BUILD_STACK: usize = 64 << 20;
+pub(crate) const BUILD_STACK: usize = 64 << 20;
 
 /// Builds the kustomization in `dir` and returns what `kubectl kustomize DIR` prints.
 ///
 /// The build runs on its own thread with a [`BUILD_STACK`]-sized stack, so hostile nesting
-/// (up to the reader's depth limit) cannot overflow the caller's stack.
+/// (up to the reader's depth limit) cannot overflow the caller's stack; wide lists of
+/// directories are built on more threads (see [`crate::parallel`]).
 pub fn build(dir: &Path) -> Result<String, Error> {
-    std::thread::scope(|s| {
-        std::thread::Builder::new()
-            .name("kustomize-build".into())
-            .stack_size(BUILD_STACK)
-            .spawn_scoped(s, || build_on_this_thread(dir))
-            .map_err(|source| Error::Io { path: dir.to_path_buf(), source })?
-            .join()
-            .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
-    })
+    build_on_threads(dir, None, crate::parallel::available())
 }
 
 /// [`build`] with a [`SourceHook`](crate::source_hook::SourceHook) over generator sources.
 pub fn build_with_hook(dir: &Path, hook: std::sync::Arc<dyn crate::source_hook::SourceHook>) -> Result<String, Error> {
+    build_on_threads(dir, Some(hook), crate::parallel::available())
+}
+
+/// [`build`] on at most `threads` threads.
+pub(crate) fn build_on_threads(
+    dir: &Path,
+    hook: Option<std::sync::Arc<dyn crate::source_hook::SourceHook>>,
+    threads: usize,
+) -> Result<String, Error> {
     std::thread::scope(|s| {
         std::thread::Builder::new()
             .name("kustomize-build".into())
             .stack_size(BUILD_STACK)
-            .spawn_scoped(s, || crate::source_hook::with_hook(Some(hook), || build_on_this_thread(dir)))
+            .spawn_scoped(s, || {
+                crate::parallel::allow_on_this_thread(threads);
+                crate::source_hook::with_hook(hook, || build_on_this_thread(dir))
+            })
             .map_err(|source| Error::Io { path: dir.to_path_buf(), source })?
             .join()
             .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
@@ -195,8 +200,15 @@ fn accumulate(
     let record = if kind == Kind::Top { Record::of(&k) } else { record };
     stack.push(dir.to_path_buf());
     let mut seen: HashSet<IdKey> = resources.iter().map(|r| id_key(&r.cur_id())).collect();
-    for entry in &k.resources {
-        let loaded = load_entry(&k, dir, "resources", entry, stack, record, Some(&mut *tc))?;
+    // Wide lists of directories are built on several threads first; the loop below takes
+    // their results in list order, as it would have built them.
+    let mut prebuilt =
+        crate::parallel::prebuild(dir, &k.resources, stack, BUILD_STACK, |path, stack| build_dir(path, stack, record));
+    for (i, entry) in k.resources.iter().enumerate() {
+        let loaded = match prebuilt.get_mut(i).and_then(Option::take) {
+            Some(built) => merged(built?, Some(&mut *tc)),
+            None => load_entry(&k, dir, "resources", entry, stack, record, Some(&mut *tc))?,
+        };
         // kustomize merges the vars of each accumulated directory into one set and fails on a
         // name it has already seen.
         let known: HashSet<&str> = resources.iter().flat_map(|r| r.ref_vars.iter().map(|v| v.name.as_str())).collect();
@@ -226,11 +238,11 @@ fn accumulate(
         run_step(&k, dir, step, resources, tc, record, by, true)?;
     }
     for entry in &k.components {
-        let joined = dir.join(entry);
-        if is_remote(entry) || !joined.is_dir() {
+        let component = if is_remote(entry) { None } else { resolve(dir, entry)?.filter(|r| r.is_dir) };
+        let Some(component) = component else {
             return Err(Error::Missing { file: k.file.clone(), field: "components".into(), entry: entry.clone() });
-        }
-        accumulate(&canonical(&joined)?, resources, stack, Kind::Component, tc, record)?;
+        };
+        accumulate(&component.path, resources, stack, Kind::Component, tc, record)?;
     }
     transform_all(&k, dir, resources, tc, record)?;
     for (step, by) in plugin_steps(&k, dir, &k.transformers, "transformers", stack, record)? {
@@ -274,31 +286,11 @@ fn load_entry(
             reason: "remote resources are not fetched; vendor them into the repository".into(),
         });
     }
-    let joined = dir.join(entry);
-    if !joined.exists() {
+    let Some(Resolved { path, is_dir }) = resolve(dir, entry)? else {
         return Err(Error::Missing { file: k.file.clone(), field: field.into(), entry: entry.to_string() });
-    }
-    let path = canonical(&joined)?;
-    if path.is_dir() {
-        // A directory listed again (a base under several overlays) is built once.
-        if let Some((sub, sub_tc)) = crate::reuse::take(&path, stack) {
-            if let (Some(tc), Some(sub_tc)) = (tc, sub_tc) {
-                tc.to_mut().merge(&sub_tc);
-            }
-            return Ok(sub);
-        }
-        let mut sub = Vec::new();
-        let mut sub_tc: Config = Cow::Borrowed(TransformerConfig::built_in());
-        let mark = crate::reuse::mark();
-        accumulate(&path, &mut sub, stack, Kind::Resource, &mut sub_tc, record)?;
-        crate::reuse::keep(&path, mark, &sub, sub_tc.customized.then_some(&*sub_tc));
-        // Merging an uncustomized configuration changes nothing (and would copy the parent's).
-        if let Some(tc) = tc
-            && sub_tc.customized
-        {
-            tc.to_mut().merge(&sub_tc);
-        }
-        return Ok(sub);
+    };
+    if is_dir {
+        return Ok(merged(build_dir(&path, stack, record)?, tc));
     }
     if !path.starts_with(dir) {
         return Err(Error::OutsideRoot {
@@ -309,6 +301,30 @@ fn load_entry(
         });
     }
     load_resources(&path)
+}
+
+/// Builds a directory listed under `resources`: its objects, and its transformer
+/// configuration when customized (merging an uncustomized one would change nothing).
+fn build_dir(path: &Path, stack: &mut Vec<PathBuf>, record: Record) -> crate::parallel::Built {
+    // A directory listed again (a base under several overlays) is built once.
+    if let Some(kept) = crate::reuse::take(path, stack) {
+        return Ok(kept);
+    }
+    let mut sub = Vec::new();
+    let mut sub_tc: Config = Cow::Borrowed(TransformerConfig::built_in());
+    let mark = crate::reuse::mark();
+    accumulate(path, &mut sub, stack, Kind::Resource, &mut sub_tc, record)?;
+    let sub_tc = sub_tc.customized.then(|| sub_tc.into_owned());
+    crate::reuse::keep(path, mark, &sub, sub_tc.as_ref());
+    Ok((sub, sub_tc))
+}
+
+/// A directory's objects, its customized transformer configuration merged into `tc`.
+fn merged((sub, sub_tc): (Vec<Resource>, Option<TransformerConfig>), tc: Option<&mut Config>) -> Vec<Resource> {
+    if let (Some(tc), Some(sub_tc)) = (tc, sub_tc) {
+        tc.to_mut().merge(&sub_tc);
+    }
+    sub
 }
 
 /// The builtin plugins configured by `generators` or `transformers` entries, in order, each

@@ -17,6 +17,7 @@ mod hash;
 mod kustomization;
 mod loader;
 mod nameref;
+mod parallel;
 mod patch;
 mod pattern;
 mod plugins;

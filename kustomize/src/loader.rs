@@ -20,6 +20,75 @@ pub fn canonical(path: &Path) -> Result<PathBuf, Error> {
     path.canonicalize().map_err(|source| Error::Io { path: path.to_path_buf(), source })
 }
 
+/// What an entry of a kustomization names, once resolved: its canonical path and whether it
+/// is a directory (after following links).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Resolved {
+    /// The canonical path.
+    pub path: PathBuf,
+    /// Whether the path is a directory.
+    pub is_dir: bool,
+}
+
+/// Resolves `entry` relative to the canonical directory `dir`: `None` when nothing exists
+/// there (a dangling link included), as `Path::exists` says.
+///
+/// Equal to `exists()`, `canonicalize()` and `is_dir()` of `dir.join(entry)`, with one `lstat`
+/// per component of `entry` instead of a `readlink` per component of the whole path and two
+/// more `stat`s: a tree of a thousand kustomizations resolves tens of thousands of entries,
+/// and those calls were a quarter of its build time. A canonical `dir` has no links, so `..`
+/// is its parent; anything less plain (a link, a component that is not a directory before
+/// the last, an absolute entry) takes the system's way.
+pub fn resolve(dir: &Path, entry: &str) -> Result<Option<Resolved>, Error> {
+    let joined = dir.join(entry);
+    if let Some(resolved) = resolve_plain(dir, Path::new(entry)) {
+        return Ok(resolved);
+    }
+    if !joined.exists() {
+        return Ok(None);
+    }
+    let path = canonical(&joined)?;
+    let is_dir = path.is_dir();
+    Ok(Some(Resolved { path, is_dir }))
+}
+
+/// [`resolve`] without following links: `None` when the system's way is needed.
+fn resolve_plain(dir: &Path, entry: &Path) -> Option<Option<Resolved>> {
+    use std::path::Component;
+    if !dir.is_absolute() {
+        return None;
+    }
+    let mut path = dir.to_path_buf();
+    // The kind of `path` as last checked: a canonical `dir` is a directory.
+    let mut is_dir = true;
+    for component in entry.components() {
+        match component {
+            Component::CurDir => continue,
+            Component::ParentDir => {
+                if !is_dir {
+                    return None;
+                }
+                path.pop();
+                continue;
+            }
+            Component::Normal(name) => {
+                if !is_dir {
+                    return None;
+                }
+                path.push(name);
+            }
+            Component::RootDir | Component::Prefix(_) => return None,
+        }
+        match std::fs::symlink_metadata(&path) {
+            Ok(meta) if meta.file_type().is_symlink() => return None,
+            Ok(meta) => is_dir = meta.is_dir(),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Some(None),
+            Err(_) => return None,
+        }
+    }
+    Some(Some(Resolved { path, is_dir }))
+}
+
 /// The largest file the engine reads. Kubernetes objects are at most 1.5 MiB in etcd; generator
 /// sources and multi-document files may be larger, but not by orders of magnitude.
 pub const MAX_FILE_BYTES: u64 = 64 << 20;
@@ -65,13 +134,20 @@ pub fn read_bytes(path: &Path) -> Result<Vec<u8>, Error> {
 /// inside the directory: the tree is untrusted, and a link to a file elsewhere on the machine
 /// would read it into the build.
 pub fn load_kustomization(dir: &Path) -> Result<Kustomization, Error> {
-    let found: Vec<PathBuf> = FILE_NAMES.iter().map(|n| dir.join(n)).filter(|p| p.is_file()).collect();
+    // One `lstat` per name tells a regular file and a link apart; only a link is followed.
+    let found: Vec<(PathBuf, bool)> = FILE_NAMES
+        .iter()
+        .map(|n| dir.join(n))
+        .filter_map(|p| match std::fs::symlink_metadata(&p) {
+            Ok(meta) if meta.is_file() => Some((p, false)),
+            Ok(meta) if meta.file_type().is_symlink() && p.is_file() => Some((p, true)),
+            _ => None,
+        })
+        .collect();
     match found.as_slice() {
         [] => Err(Error::NoKustomization { dir: dir.to_path_buf() }),
-        [file] => {
-            if std::fs::symlink_metadata(file).map_err(|source| Error::Io { path: file.clone(), source })?.is_symlink()
-                && !canonical(file)?.starts_with(canonical(dir)?)
-            {
+        [(file, is_link)] => {
+            if *is_link && !canonical(file)?.starts_with(canonical(dir)?) {
                 return Err(Error::Io {
                     path: file.clone(),
                     source: std::io::Error::new(
@@ -95,11 +171,9 @@ pub fn restricted_file(k: &Kustomization, root: &Path, field: &str, entry: &str)
             reason: "remote resources are not fetched; vendor them into the repository".into(),
         });
     }
-    let joined = root.join(entry);
-    if !joined.exists() {
+    let Some(Resolved { path, .. }) = resolve(root, entry)? else {
         return Err(Error::Missing { file: k.file.clone(), field: field.to_string(), entry: entry.to_string() });
-    }
-    let path = canonical(&joined)?;
+    };
     if !path.starts_with(root) {
         return Err(Error::OutsideRoot {
             file: k.file.clone(),
@@ -109,4 +183,80 @@ pub fn restricted_file(k: &Kustomization, root: &Path, field: &str, entry: &str)
         });
     }
     Ok(path)
+}
+
+#[cfg(test)]
+mod tests {
+    use std::fs;
+    use std::os::unix::fs::symlink;
+
+    use super::*;
+
+    /// `resolve` against the system's `exists`/`canonicalize`/`is_dir` on entries of every
+    /// shape: plain, `..`, `.`, links (to directories, files, outside, dangling), a file used
+    /// as a directory, missing components, absolute paths.
+    #[test]
+    fn resolve_agrees_with_the_system() {
+        let tmp = tempfile::tempdir().unwrap();
+        let top = tmp.path().canonicalize().unwrap();
+        let root = top.join("repo");
+        for d in ["repo/base/sub", "repo/overlays/dev", "outside"] {
+            fs::create_dir_all(top.join(d)).unwrap();
+        }
+        for f in ["repo/base/a.yaml", "repo/base/sub/b.yaml", "outside/c.yaml"] {
+            fs::write(top.join(f), "x: 1\n").unwrap();
+        }
+        symlink(root.join("base"), root.join("overlays/dev/base-link")).unwrap();
+        symlink("../base/a.yaml", root.join("overlays/dev/a-link.yaml")).unwrap();
+        symlink(top.join("outside"), root.join("overlays/out")).unwrap();
+        symlink("nowhere", root.join("overlays/dangling")).unwrap();
+        let dev = root.join("overlays/dev");
+        let entries = [
+            "../../base",
+            "../../base/",
+            "../../base/a.yaml",
+            "./../../base/./sub/b.yaml",
+            "../../base/sub/../a.yaml",
+            "../../base/a.yaml/..",
+            "../../base/a.yaml/x",
+            "base-link",
+            "base-link/../..",
+            "base-link/sub/b.yaml",
+            "a-link.yaml",
+            "../out/c.yaml",
+            "../out/..",
+            "../dangling",
+            "missing",
+            "missing/..",
+            "../../../../../../../..",
+            "",
+            ".",
+            "/",
+        ];
+        for entry in entries {
+            let joined = dev.join(entry);
+            let expected = joined.exists().then(|| {
+                let path = joined.canonicalize().unwrap();
+                let is_dir = path.is_dir();
+                Resolved { path, is_dir }
+            });
+            assert_eq!(resolve(&dev, entry).unwrap(), expected, "entry {entry:?}");
+        }
+    }
+
+    /// Only plain components are resolved without the system: a link makes `resolve_plain`
+    /// give up, so the link's target decides (as `canonicalize` does).
+    #[test]
+    fn links_take_the_system_way() {
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = tmp.path().canonicalize().unwrap();
+        fs::create_dir(dir.join("real")).unwrap();
+        symlink(dir.join("real"), dir.join("link")).unwrap();
+        assert_eq!(resolve_plain(&dir, Path::new("link")), None);
+        assert_eq!(
+            resolve_plain(&dir, Path::new("real")),
+            Some(Some(Resolved { path: dir.join("real"), is_dir: true }))
+        );
+        assert_eq!(resolve_plain(&dir, Path::new("none/..")), Some(None));
+    }
 }

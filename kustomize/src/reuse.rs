@@ -20,9 +20,10 @@
 use std::cell::RefCell;
 use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
 
 use crate::kustomization::Kustomization;
-use crate::loader::{canonical, is_remote, load_kustomization};
+use crate::loader::{Resolved, is_remote, load_kustomization, resolve};
 use crate::resource::Resource;
 use crate::tconfig::TransformerConfig;
 use crate::yaml::{Map, Value};
@@ -44,61 +45,115 @@ struct Kept {
     remaining: usize,
 }
 
+/// What the build's threads share: the pre-scan's findings and the kept results.
 #[derive(Default)]
-struct State {
+struct Shared {
     /// Kustomizations read by the pre-scan, by directory.
     parsed: HashMap<PathBuf, Kustomization>,
     /// How many kustomizations list each directory under `resources`.
     listed: HashMap<PathBuf, usize>,
     kept: HashMap<PathBuf, Kept>,
     kept_bytes: usize,
-    /// Every directory entered so far, in order; a directory's build entered those added
-    /// while it ran.
+}
+
+/// One thread's view: the build's shared state, and every directory this thread entered so
+/// far, in order (a directory's build entered those added while it ran).
+#[derive(Default)]
+struct Local {
+    shared: Arc<Mutex<Shared>>,
     entered: Vec<PathBuf>,
 }
 
 thread_local! {
-    /// Each build runs on its own thread (see `build::build`); [`prescan`] starts afresh.
-    static STATE: RefCell<State> = RefCell::new(State::default());
+    /// Each build runs on its own thread (see `build::build`); [`prescan`] starts afresh, and
+    /// the build's worker threads [`join`] it.
+    static STATE: RefCell<Local> = RefCell::new(Local::default());
+}
+
+/// The build's shared state, for a worker thread to [`join`].
+#[derive(Clone)]
+pub struct Handle(Arc<Mutex<Shared>>);
+
+/// This thread's build, for [`join`].
+pub fn handle() -> Handle {
+    STATE.with_borrow(|s| Handle(s.shared.clone()))
+}
+
+/// Makes this (worker) thread share `handle`'s build, having entered nothing yet.
+pub fn join(handle: Handle) {
+    STATE.with_borrow_mut(|s| *s = Local { shared: handle.0, entered: Vec::new() });
+}
+
+/// What this thread entered since `since` (a [`mark`]), for the thread that waits for it to
+/// [`record_entered`]: its own directories' builds entered those too.
+pub fn entered_since(since: usize) -> Vec<PathBuf> {
+    STATE.with_borrow(|s| s.entered.get(since..).unwrap_or_default().to_vec())
+}
+
+/// Notes directories a worker thread entered on this thread's behalf.
+pub fn record_entered(dirs: Vec<PathBuf>) {
+    STATE.with_borrow_mut(|s| s.entered.extend(dirs));
+}
+
+fn shared<T>(f: impl FnOnce(&mut Shared) -> T) -> T {
+    let shared = STATE.with_borrow(|s| s.shared.clone());
+    // A worker that panicked cannot leave a wrong count behind, only a stale one (which costs
+    // time, never output): the state stays usable.
+    let mut guard = shared.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+    f(&mut guard)
 }
 
 /// Forgets everything from an earlier build, then counts how often each directory under
 /// `root` is listed (see the module documentation). Errors are left to the build: a
 /// kustomization that cannot be read is not followed.
 pub fn prescan(root: &Path) {
-    let mut state = State::default();
-    let mut todo = vec![root.to_path_buf()];
-    let mut seen: HashSet<PathBuf> = todo.iter().cloned().collect();
-    while let Some(dir) = todo.pop() {
-        if state.parsed.len() >= MAX_SCANNED {
-            break;
+    let mut state = Shared::default();
+    // Level by level, so each level's kustomizations can be read on several threads.
+    let mut level = vec![root.to_path_buf()];
+    let mut seen: HashSet<PathBuf> = level.iter().cloned().collect();
+    while !level.is_empty() && state.parsed.len() < MAX_SCANNED {
+        level.truncate(MAX_SCANNED - state.parsed.len());
+        let scanned = crate::parallel::map(&level, crate::build::BUILD_STACK, |dir| scan(dir));
+        let mut next = Vec::new();
+        for (dir, scanned) in level.into_iter().zip(scanned) {
+            let Some(Some((k, listed))) = scanned else { continue };
+            for (sub, counted) in listed {
+                if counted {
+                    *state.listed.entry(sub.clone()).or_default() += 1;
+                }
+                if seen.insert(sub.clone()) {
+                    next.push(sub);
+                }
+            }
+            state.parsed.insert(dir, k);
         }
-        let Ok(k) = load_kustomization(&dir) else { continue };
-        for (entry, counted) in k.resources.iter().map(|e| (e, true)).chain(k.components.iter().map(|e| (e, false))) {
-            if is_remote(entry) {
-                continue;
-            }
-            let joined = dir.join(entry);
-            if !joined.is_dir() {
-                continue;
-            }
-            let Ok(sub) = canonical(&joined) else { continue };
-            if counted {
-                *state.listed.entry(sub.clone()).or_default() += 1;
-            }
-            if seen.insert(sub.clone()) {
-                todo.push(sub);
-            }
-        }
-        state.parsed.insert(dir, k);
+        level = next;
     }
-    STATE.with_borrow_mut(|s| *s = state);
+    STATE.with_borrow_mut(|s| *s = Local { shared: Arc::new(Mutex::new(state)), entered: Vec::new() });
+}
+
+/// The kustomization of `dir` and the directories it lists, each with whether it is listed
+/// under `resources` (counted) rather than `components`; `None` when it cannot be read.
+fn scan(dir: &Path) -> Option<(Kustomization, Vec<(PathBuf, bool)>)> {
+    let k = load_kustomization(dir).ok()?;
+    let listed = k
+        .resources
+        .iter()
+        .map(|e| (e, true))
+        .chain(k.components.iter().map(|e| (e, false)))
+        .filter(|(entry, _)| !is_remote(entry))
+        .filter_map(|(entry, counted)| match resolve(dir, entry) {
+            Ok(Some(Resolved { path, is_dir: true })) => Some((path, counted)),
+            _ => None,
+        })
+        .collect();
+    Some((k, listed))
 }
 
 /// The kustomization of `dir` as the pre-scan read it, if it did and no one took it yet (a
 /// directory built twice reads its file again the second time).
 pub fn kustomization(dir: &Path) -> Option<Kustomization> {
-    STATE.with_borrow_mut(|s| s.parsed.remove(dir))
+    shared(|s| s.parsed.remove(dir))
 }
 
 /// Notes that the build enters `dir`.
@@ -115,7 +170,7 @@ pub fn mark() -> usize {
 /// or the kept result itself on the last expected request. `None` when nothing is kept (the
 /// directory is built). The transformer configuration is `Some` only when it was customized.
 pub fn take(dir: &Path, stack: &[PathBuf]) -> Option<(Vec<Resource>, Option<TransformerConfig>)> {
-    STATE.with_borrow_mut(|s| {
+    shared(|s| {
         let k = s.kept.get_mut(dir)?;
         if stack.iter().any(|d| k.visited.contains(d)) {
             return None;
@@ -134,18 +189,26 @@ pub fn take(dir: &Path, stack: &[PathBuf]) -> Option<(Vec<Resource>, Option<Tran
 /// requests for it are expected and the byte budget allows; `since` is the [`mark`] taken
 /// before the build started.
 pub fn keep(dir: &Path, since: usize, resources: &[Resource], tc: Option<&TransformerConfig>) {
-    STATE.with_borrow_mut(|s| {
+    let remaining = shared(|s| {
         let remaining = s.listed.get(dir).copied().unwrap_or(0).saturating_sub(1);
-        if remaining == 0 || s.kept.contains_key(dir) {
-            return;
-        }
-        let bytes: usize = resources.iter().map(|r| map_bytes(&r.obj)).sum();
-        if s.kept_bytes.saturating_add(bytes) > MAX_KEPT_BYTES {
+        if s.kept.contains_key(dir) { 0 } else { remaining }
+    });
+    let bytes: usize = match remaining {
+        0 => return,
+        _ => resources.iter().map(|r| map_bytes(&r.obj)).sum(),
+    };
+    if shared(|s| s.kept_bytes.saturating_add(bytes) > MAX_KEPT_BYTES) {
+        return;
+    }
+    let visited = STATE.with_borrow(|s| s.entered[since.min(s.entered.len())..].iter().cloned().collect());
+    // Copied outside the lock, so other threads do not wait for it.
+    let kept = Kept { resources: resources.to_vec(), tc: tc.cloned(), visited, bytes, remaining };
+    shared(|s| {
+        // Another thread may have kept its build of `dir` meanwhile; the first one stays.
+        if s.kept.contains_key(dir) || s.kept_bytes.saturating_add(bytes) > MAX_KEPT_BYTES {
             return;
         }
         s.kept_bytes += bytes;
-        let visited = s.entered[since.min(s.entered.len())..].iter().cloned().collect();
-        let kept = Kept { resources: resources.to_vec(), tc: tc.cloned(), visited, bytes, remaining };
         s.kept.insert(dir.to_path_buf(), kept);
     });
 }

@@ -40,10 +40,14 @@ pub(crate) fn with_hook<T>(hook: Option<Arc<dyn SourceHook>>, f: impl FnOnce() -
     out
 }
 
+/// The hook installed on this thread, for the build's worker threads to install too.
+pub(crate) fn current() -> Option<Arc<dyn SourceHook>> {
+    HOOK.with(|h| h.borrow().clone())
+}
+
 /// Runs the installed hook, if any, over a source the generator read.
 pub(crate) fn apply(path: &Path, kind: SourceKind, bytes: Vec<u8>) -> Result<Vec<u8>, crate::Error> {
-    let hook = HOOK.with(|h| h.borrow().clone());
-    match hook {
+    match current() {
         None => Ok(bytes),
         Some(hook) => hook.source(path, kind, bytes).map_err(|message| crate::Error::Io {
             path: path.to_path_buf(),
