@@ -6,6 +6,7 @@ use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 
 use crate::build_annotations;
+use crate::fieldspec::FieldSpec;
 use crate::kustomization::{Kustomization, ReplacementEntry};
 use crate::loader::{Resolved, canonical, is_remote, load_kustomization, read, resolve};
 use crate::resid::{Gvk, ResId};
@@ -95,15 +96,19 @@ fn build_on_this_thread(dir: &Path) -> Result<String, Error> {
         build_annotations::build_metadata(&k, &root, r)?;
         finalize(r, &k.file)?;
     }
-    // Every object is printed into one buffer, and dropped once printed.
-    let mut out = String::new();
-    for (i, r) in resources.into_iter().enumerate() {
-        if i > 0 {
-            out.push_str("---\n");
+    // Pieces of the list are printed on the build's threads, each object dropped once printed.
+    let mut objects: Vec<Value> = resources.into_iter().map(|r| Value::Map(r.obj)).collect();
+    let printed = crate::parallel::chunks_mut(&mut objects, |piece| {
+        let mut out = String::new();
+        for (i, obj) in piece.iter_mut().enumerate() {
+            if i > 0 {
+                out.push_str("---\n");
+            }
+            crate::yaml::emit::append_to(&std::mem::replace(obj, Value::Null), &mut out);
         }
-        crate::yaml::emit::append_to(&Value::Map(r.obj), &mut out);
-    }
-    Ok(out)
+        out
+    });
+    Ok(printed.into_iter().filter(|piece| !piece.is_empty()).collect::<Vec<_>>().join("---\n"))
 }
 
 /// kustomize rebuilds `metadata.annotations` before printing: an empty or null map disappears,
@@ -199,11 +204,16 @@ fn accumulate(
     // top-level one, so only the top level's counts.
     let record = if kind == Kind::Top { Record::of(&k) } else { record };
     stack.push(dir.to_path_buf());
-    let mut seen: HashSet<IdKey> = resources.iter().map(|r| id_key(&r.cur_id())).collect();
+    let mut seen: HashSet<IdKey> = resources.iter().map(|r| id_key(r.cur_id())).collect();
     // Wide lists of directories are built on several threads first; the loop below takes
     // their results in list order, as it would have built them.
     let mut prebuilt =
         crate::parallel::prebuild(dir, &k.resources, stack, BUILD_STACK, |path, stack| build_dir(path, stack, record));
+    // Room for what the prebuilt directories add, so the lists grow once.
+    let incoming: usize =
+        prebuilt.iter().flatten().filter_map(|built| built.as_ref().ok()).map(|(sub, _)| sub.len()).sum();
+    resources.reserve(incoming);
+    seen.reserve(incoming);
     for (i, entry) in k.resources.iter().enumerate() {
         let loaded = match prebuilt.get_mut(i).and_then(Option::take) {
             Some(built) => merged(built?, Some(&mut *tc)),
@@ -433,7 +443,7 @@ fn run_plugin(
             transform_all(&sub, dir, resources, tc, record)
         }
         plugins::Step::Objects(objs) => {
-            let mut seen: HashSet<IdKey> = resources.iter().map(|r| id_key(&r.cur_id())).collect();
+            let mut seen: HashSet<IdKey> = resources.iter().map(|r| id_key(r.cur_id())).collect();
             for obj in objs {
                 let mut r = Resource::new(obj, k.file.clone())?;
                 if let Some(by) = by {
@@ -475,15 +485,15 @@ fn run_plugin(
 /// The identity `append` compares: group, version, kind, name and effective namespace.
 type IdKey = (Gvk, String, String);
 
-fn id_key(id: &ResId) -> IdKey {
-    (id.gvk.clone(), id.name.clone(), id.effective_namespace().to_string())
+fn id_key(id: ResId) -> IdKey {
+    let namespace = id.effective_namespace().to_string();
+    (id.gvk, id.name, namespace)
 }
 
 /// Adds a resource, refusing a second one with the same id (`seen` holds the ids present).
 fn append(resources: &mut Vec<Resource>, seen: &mut HashSet<IdKey>, r: Resource, file: &Path) -> Result<(), Error> {
-    let id = r.cur_id();
-    if !seen.insert(id_key(&id)) {
-        return Err(Error::DuplicateId { file: file.to_path_buf(), id: id.to_string() });
+    if !seen.insert(id_key(r.cur_id())) {
+        return Err(Error::DuplicateId { file: file.to_path_buf(), id: r.cur_id().to_string() });
     }
     resources.push(r);
     Ok(())
@@ -526,6 +536,14 @@ pub fn load_resources(path: &Path) -> Result<Vec<Resource>, Error> {
         }
     }
     Ok(out)
+}
+
+/// [`transform::meta::add_pairs`] over pieces of a long list on the build's threads. It
+/// treats each object on its own and reports the last key it refused, so the last piece's
+/// refusal is the whole pass's.
+fn add_pairs(resources: &mut [Resource], pairs: &[(String, String)], specs: &[FieldSpec]) -> Result<(), String> {
+    let results = crate::parallel::chunks_mut(resources, |piece| transform::meta::add_pairs(piece, pairs, specs));
+    results.into_iter().rev().find(Result::is_err).unwrap_or(Ok(()))
 }
 
 fn transform_all(
@@ -591,17 +609,15 @@ fn transform_all(
         note(resources, "SuffixTransformer");
     }
     for l in &k.labels {
-        transform::meta::add_pairs(resources, &l.pairs, &transform::meta::label_specs(l, tc))
-            .map_err(fail("labels"))?;
+        add_pairs(resources, &l.pairs, &transform::meta::label_specs(l, tc)).map_err(fail("labels"))?;
         note(resources, "LabelTransformer");
     }
-    transform::meta::add_pairs(resources, &k.common_labels, &tc.common_labels).map_err(fail("commonLabels"))?;
+    add_pairs(resources, &k.common_labels, &tc.common_labels).map_err(fail("commonLabels"))?;
     // One more LabelTransformer (for `commonLabels`, possibly empty) whenever labels are set.
     if !k.labels.is_empty() || !k.common_labels.is_empty() {
         note(resources, "LabelTransformer");
     }
-    transform::meta::add_pairs(resources, &k.common_annotations, &tc.common_annotations)
-        .map_err(fail("commonAnnotations"))?;
+    add_pairs(resources, &k.common_annotations, &tc.common_annotations).map_err(fail("commonAnnotations"))?;
     if !k.common_annotations.is_empty() {
         note(resources, "AnnotationsTransformer");
     }

@@ -15,6 +15,7 @@
 use std::cell::Cell;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Mutex, PoisonError};
 
 use crate::loader::{Resolved, is_remote, resolve};
 use crate::resource::Resource;
@@ -142,6 +143,28 @@ pub fn map<T: Sync, R: Send>(items: &[T], stack_size: usize, f: impl Fn(&T) -> R
         }
     });
     slots
+}
+
+/// Fewest items a slice must hold for [`chunks_mut`] to split it: below it, starting threads
+/// costs more than it saves.
+pub const MIN_CHUNKED: usize = 512;
+
+/// `f` over consecutive pieces of `items` (a few per thread of this thread's allowance, each
+/// thread taking the next) when there are at least [`MIN_CHUNKED`] items, else over all of
+/// them at once: the results in order. For passes that treat each item on its own (printing,
+/// the label and annotation transformers), so the pieces' results combine as one pass over
+/// the whole would have.
+pub fn chunks_mut<T: Send, R: Send>(items: &mut [T], f: impl Fn(&mut [T]) -> R + Sync) -> Vec<R> {
+    let threads = THREADS.get();
+    if threads < 2 || items.len() < MIN_CHUNKED {
+        return vec![f(items)];
+    }
+    let size = items.len().div_ceil(threads * 4);
+    let pieces: Vec<Mutex<&mut [T]>> = items.chunks_mut(size).map(Mutex::new).collect();
+    let lock = |piece: &Mutex<&mut [T]>| f(&mut piece.lock().unwrap_or_else(PoisonError::into_inner));
+    let done = map(&pieces, crate::build::BUILD_STACK, lock);
+    // `map` fills every slot; were one empty, its piece is done here rather than lost.
+    done.into_iter().zip(&pieces).map(|(r, piece)| r.unwrap_or_else(|| lock(piece))).collect()
 }
 
 #[cfg(test)]
