@@ -68,10 +68,13 @@ fn build_on_this_thread(dir: &Path) -> Result<String, Error> {
     let mut stack = Vec::new();
     let mut tc: Config = Cow::Borrowed(TransformerConfig::built_in());
     let k = accumulate(&root, &mut resources, &mut stack, Kind::Top, &mut tc, Record::default())?;
-    for r in resources.iter_mut().filter(|r| r.needs_hash) {
-        let name = format!("{}-{}", r.name(), hash::suffix(&r.obj));
-        r.set_name(name);
-    }
+    // Each object's suffix depends on that object alone.
+    crate::parallel::chunks_mut(&mut resources, |piece| {
+        for r in piece.iter_mut().filter(|r| r.needs_hash) {
+            let name = format!("{}-{}", r.name(), hash::suffix(&r.obj));
+            r.set_name(name);
+        }
+    });
     nameref::fix(&mut resources, &tc.name_references).map_err(|message| Error::Transform {
         file: k.file.clone(),
         field: "name references".into(),
@@ -92,10 +95,15 @@ fn build_on_this_thread(dir: &Path) -> Result<String, Error> {
         field: "sortOptions".into(),
         message,
     })?;
-    for r in resources.iter_mut() {
-        build_annotations::build_metadata(&k, &root, r)?;
-        finalize(r, &k.file)?;
-    }
+    // Per object too; each piece stops at its first error, so the first piece's error is the
+    // one a single pass would have met first.
+    let finalized = crate::parallel::chunks_mut(&mut resources, |piece| {
+        piece.iter_mut().try_for_each(|r| {
+            build_annotations::build_metadata(&k, &root, r)?;
+            finalize(r, &k.file)
+        })
+    });
+    finalized.into_iter().collect::<Result<(), Error>>()?;
     // Pieces of the list are printed on the build's threads, each object dropped once printed.
     let mut objects: Vec<Value> = resources.into_iter().map(|r| Value::Map(r.obj)).collect();
     let printed = crate::parallel::chunks_mut(&mut objects, |piece| {

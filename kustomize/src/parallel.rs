@@ -75,7 +75,7 @@ pub fn prebuild(
         .collect();
     // The index of the first entry that failed so far: later ones are not built.
     let failed = AtomicUsize::new(usize::MAX);
-    let built = map(&dirs, stack_size, |(i, path)| {
+    let built = map(&dirs, MIN_DIRECTORIES, stack_size, |(i, path)| {
         if *i > failed.load(Ordering::Relaxed) {
             return None;
         }
@@ -93,13 +93,18 @@ pub fn prebuild(
 }
 
 /// `items.iter().map(f)`, on up to this thread's allowance of threads (each taking
-/// the next item) when there are at least [`MIN_DIRECTORIES`] items. Workers share this
-/// thread's build state and source hook, run with `stack_size`, and do not share out further.
+/// the next item) when there are at least `min_items` items. Workers share this thread's build
+/// state and source hook, run with `stack_size`, and do not share out further.
 /// Every slot is `Some` (each index is taken by exactly one thread, and all are joined); the
 /// `Option` only spares callers an unreachable panic.
-pub fn map<T: Sync, R: Send>(items: &[T], stack_size: usize, f: impl Fn(&T) -> R + Sync) -> Vec<Option<R>> {
+pub fn map<T: Sync, R: Send>(
+    items: &[T],
+    min_items: usize,
+    stack_size: usize,
+    f: impl Fn(&T) -> R + Sync,
+) -> Vec<Option<R>> {
     let threads = THREADS.get().min(items.len());
-    if threads < 2 || items.len() < MIN_DIRECTORIES {
+    if threads < 2 || items.len() < min_items.max(2) {
         return items.iter().map(|item| Some(f(item))).collect();
     }
     let next = AtomicUsize::new(0);
@@ -162,7 +167,7 @@ pub fn chunks_mut<T: Send, R: Send>(items: &mut [T], f: impl Fn(&mut [T]) -> R +
     let size = items.len().div_ceil(threads * 4);
     let pieces: Vec<Mutex<&mut [T]>> = items.chunks_mut(size).map(Mutex::new).collect();
     let lock = |piece: &Mutex<&mut [T]>| f(&mut piece.lock().unwrap_or_else(PoisonError::into_inner));
-    let done = map(&pieces, crate::build::BUILD_STACK, lock);
+    let done = map(&pieces, 2, crate::build::BUILD_STACK, lock);
     // `map` fills every slot; were one empty, its piece is done here rather than lost.
     done.into_iter().zip(&pieces).map(|(r, piece)| r.unwrap_or_else(|| lock(piece))).collect()
 }
@@ -262,6 +267,37 @@ mod tests {
         let err = build_on_threads(t.path(), None, 2).unwrap_err();
         assert!(matches!(err, crate::Error::Cycle { .. }), "{err}");
         assert_eq!(err.to_string(), build_on_threads(t.path(), None, 1).unwrap_err().to_string());
+    }
+
+    /// Passes over pieces of a long list stop at the first error in list order: two objects
+    /// of a list of 600 carry annotation keys kustomize fails on (quoted numbers), and the
+    /// earlier one is reported on any number of threads.
+    #[test]
+    fn passes_over_pieces_report_the_first_error_in_list_order() {
+        let t = tempfile::tempdir().unwrap();
+        let objects: String = (0..600)
+            .map(|i| {
+                let annotations = match i {
+                    130 => "  annotations:\n    \"130\": early\n",
+                    530 => "  annotations:\n    \"530\": late\n",
+                    _ => "",
+                };
+                format!("---\napiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: c{i}\n{annotations}")
+            })
+            .collect();
+        write(t.path(), "objects.yaml", &objects);
+        write(t.path(), "kustomization.yaml", "resources:\n- objects.yaml\ncommonLabels:\n  a: b\n");
+        let one = build_on_threads(t.path(), None, 1).unwrap_err().to_string();
+        assert!(one.contains("\"130\""), "{one}");
+        for threads in [2, super::MAX_THREADS] {
+            assert_eq!(build_on_threads(t.path(), None, threads).unwrap_err().to_string(), one);
+        }
+        // Without the two keys, the same list builds identically on one thread and on several.
+        let clean = objects.replace("\"130\": early", "x: early").replace("\"530\": late", "y: late");
+        write(t.path(), "objects.yaml", &clean);
+        let one = build_on_threads(t.path(), None, 1).unwrap();
+        assert_eq!(build_on_threads(t.path(), None, 2).unwrap(), one);
+        assert_eq!(one.matches("kind: ConfigMap").count(), 600);
     }
 
     /// Reverses secretGenerator file sources, so each Secret shows whether the hook ran.

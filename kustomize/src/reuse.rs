@@ -113,7 +113,8 @@ pub fn prescan(root: &Path) {
     let mut seen: HashSet<PathBuf> = level.iter().cloned().collect();
     while !level.is_empty() && state.parsed.len() < MAX_SCANNED {
         level.truncate(MAX_SCANNED - state.parsed.len());
-        let scanned = crate::parallel::map(&level, crate::build::BUILD_STACK, |dir| scan(dir));
+        // Reading one kustomization costs more than starting a thread, so two are enough.
+        let scanned = crate::parallel::map(&level, 2, crate::build::BUILD_STACK, |dir| scan(dir));
         let mut next = Vec::new();
         for (dir, scanned) in level.into_iter().zip(scanned) {
             let Some(Some((k, listed))) = scanned else { continue };
