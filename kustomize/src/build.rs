@@ -6,16 +6,14 @@ use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 
 use crate::build_annotations;
-use crate::fieldspec::FieldSpec;
-use crate::kustomization::{Kustomization, ReplacementEntry};
+use crate::kustomization::Kustomization;
 use crate::loader::{Resolved, canonical, is_remote, load_kustomization, read, resolve};
 use crate::resid::{Gvk, ResId};
 use crate::resource::{ConfiguredBy, Origin, Resource};
 use crate::tconfig::TransformerConfig;
-use crate::transform::replacements::parse_replacement;
 use crate::yaml::resolve::resolve_plain_v3;
 use crate::yaml::{Value, parse_documents};
-use crate::{Error, generator, hash, nameref, patch, plugins, sort, transform};
+use crate::{Error, generator, hash, nameref, plugins, sort, transform};
 
 /// A directory's transformer configuration: the built-in one, borrowed until `configurations`
 /// or `crds` customize it.
@@ -262,7 +260,7 @@ fn accumulate(
         };
         accumulate(&component.path, resources, stack, Kind::Component, tc, record)?;
     }
-    transform_all(&k, dir, resources, tc, record)?;
+    transform::run_fields(&k, dir, resources, tc, record.origins)?;
     for (step, by) in plugin_steps(&k, dir, &k.transformers, "transformers", stack, record)? {
         run_step(&k, dir, step, resources, tc, record, by, false)?;
     }
@@ -318,7 +316,7 @@ fn load_entry(
             root: dir.to_path_buf(),
         });
     }
-    load_resources(&path)
+    crate::loader::load_resources(&path)
 }
 
 /// Builds a directory listed under `resources`: its objects, and its transformer
@@ -448,7 +446,7 @@ fn run_plugin(
         plugins::Step::Kustomization(mut sub) => {
             sub.configured_by = by.cloned();
             generator::run(&sub, dir, resources)?;
-            transform_all(&sub, dir, resources, tc, record)
+            transform::run_fields(&sub, dir, resources, tc, record.origins)
         }
         plugins::Step::Objects(objs) => {
             let mut seen: HashSet<IdKey> = resources.iter().map(|r| id_key(r.cur_id())).collect();
@@ -504,167 +502,5 @@ fn append(resources: &mut Vec<Resource>, seen: &mut HashSet<IdKey>, r: Resource,
         return Err(Error::DuplicateId { file: file.to_path_buf(), id: r.cur_id().to_string() });
     }
     resources.push(r);
-    Ok(())
-}
-
-/// Reads the objects of a resource file (`kind: List` items are unpacked).
-pub fn load_resources(path: &Path) -> Result<Vec<Resource>, Error> {
-    let docs = parse_documents(&read(path)?).map_err(|e| Error::Yaml { path: path.to_path_buf(), message: e.0 })?;
-    let mut out = Vec::new();
-    for doc in docs {
-        match doc {
-            Value::Null | Value::Blank => {}
-            Value::Map(m) => {
-                let is_list = m.get("kind").and_then(Value::as_str).is_some_and(|k| k.ends_with("List"));
-                match (is_list, m.get("items")) {
-                    (true, Some(Value::Seq(items))) => {
-                        for item in items {
-                            match item {
-                                Value::Map(im) => out.push(Resource::new(im.clone(), path.to_path_buf())?),
-                                other => {
-                                    return Err(Error::InvalidResource {
-                                        file: path.to_path_buf(),
-                                        message: format!("list item is a {}, not an object", other.type_name()),
-                                    });
-                                }
-                            }
-                        }
-                    }
-                    // A kind ending in `List` without `items` is an ordinary resource (measured).
-                    (true, Some(Value::Null | Value::Blank)) => {}
-                    _ => out.push(Resource::new(m, path.to_path_buf())?),
-                }
-            }
-            other => {
-                return Err(Error::InvalidResource {
-                    file: path.to_path_buf(),
-                    message: format!("document is a {}, not an object", other.type_name()),
-                });
-            }
-        }
-    }
-    Ok(out)
-}
-
-/// [`transform::meta::add_pairs`] over pieces of a long list on the build's threads. It
-/// treats each object on its own and reports the last key it refused, so the last piece's
-/// refusal is the whole pass's.
-fn add_pairs(resources: &mut [Resource], pairs: &[(String, String)], specs: &[FieldSpec]) -> Result<(), String> {
-    let results = crate::parallel::chunks_mut(resources, |piece| transform::meta::add_pairs(piece, pairs, specs));
-    results.into_iter().rev().find(Result::is_err).unwrap_or(Ok(()))
-}
-
-fn transform_all(
-    k: &Kustomization,
-    dir: &Path,
-    resources: &mut Vec<Resource>,
-    tc: &TransformerConfig,
-    record: Record,
-) -> Result<(), Error> {
-    let fail = |field: &str| {
-        let file = k.file.clone();
-        let field = field.to_string();
-        move |message: String| Error::Transform { file, field, message }
-    };
-    // kustomize's multiTransformer notes every built-in transformer it configured on every
-    // resource of the kustomization, whether or not that transformer changed it.
-    // A plugin configuration standing as this kustomization is noted once, by `run_step`.
-    let note = |resources: &mut Vec<Resource>, kind: &'static str| {
-        if record.origins && k.configured_by.is_none() {
-            build_annotations::note(resources, &ConfiguredBy::field(&k.file, kind));
-        }
-    };
-    let patch = |resources: &mut Vec<Resource>, p| {
-        if record.origins {
-            build_annotations::apply_patch(k, dir, p, resources)
-        } else {
-            patch::apply(k, dir, p, resources)
-        }
-    };
-    if !k.patches_sm.is_empty() && patch::all_empty(k, dir, &k.patches_sm)? {
-        let files: Vec<&str> = k.patches_sm.iter().filter_map(|p| p.path.as_deref()).collect();
-        return Err(Error::Transform {
-            file: k.file.clone(),
-            field: "patchesStrategicMerge".into(),
-            message: format!("patch appears to be empty; files={files:?}"),
-        });
-    }
-    for p in &k.patches_sm {
-        patch(resources, p)?;
-    }
-    if !k.patches_sm.is_empty() {
-        note(resources, "PatchStrategicMergeTransformer");
-    }
-    for p in &k.patches {
-        patch(resources, p)?;
-        note(resources, "PatchTransformer");
-    }
-    if let Some(ns) = &k.namespace {
-        transform::meta::namespace(resources, ns, &tc.namespace);
-        note(resources, "NamespaceTransformer");
-    }
-    if k.name_prefix.is_some() || k.name_suffix.is_some() {
-        transform::meta::prefix_suffix(
-            resources,
-            k.name_prefix.as_deref().unwrap_or(""),
-            k.name_suffix.as_deref().unwrap_or(""),
-        );
-    }
-    if k.name_prefix.is_some() {
-        note(resources, "PrefixTransformer");
-    }
-    if k.name_suffix.is_some() {
-        note(resources, "SuffixTransformer");
-    }
-    for l in &k.labels {
-        add_pairs(resources, &l.pairs, &transform::meta::label_specs(l, tc)).map_err(fail("labels"))?;
-        note(resources, "LabelTransformer");
-    }
-    add_pairs(resources, &k.common_labels, &tc.common_labels).map_err(fail("commonLabels"))?;
-    // One more LabelTransformer (for `commonLabels`, possibly empty) whenever labels are set.
-    if !k.labels.is_empty() || !k.common_labels.is_empty() {
-        note(resources, "LabelTransformer");
-    }
-    add_pairs(resources, &k.common_annotations, &tc.common_annotations).map_err(fail("commonAnnotations"))?;
-    if !k.common_annotations.is_empty() {
-        note(resources, "AnnotationsTransformer");
-    }
-    for p in &k.patches_json {
-        patch(resources, p)?;
-        note(resources, "PatchJson6902Transformer");
-    }
-    for (name, count) in &k.replicas {
-        transform::replicas::apply(resources, name, *count, &tc.replicas).map_err(fail("replicas"))?;
-        note(resources, "ReplicaCountTransformer");
-    }
-    for img in &k.images {
-        transform::images::apply(resources, img, &tc.images).map_err(fail("images"))?;
-        note(resources, "ImageTagTransformer");
-    }
-    for (field, entry) in &k.replacements {
-        let list = match entry {
-            ReplacementEntry::Inline(r) => vec![(**r).clone()],
-            ReplacementEntry::Path(p) => {
-                let path = crate::loader::restricted_file(k, dir, field, p)?;
-                let doc = crate::yaml::parse_one_yaml11(&read(&path)?)
-                    .map_err(|e| Error::Yaml { path: path.clone(), message: e.0 })?;
-                let items = match doc {
-                    Value::Seq(items) => items,
-                    other => vec![other],
-                };
-                items
-                    .iter()
-                    .enumerate()
-                    .map(|(i, v)| parse_replacement(&path, v, &format!("[{i}]")))
-                    .collect::<Result<_, _>>()?
-            }
-        };
-        for r in &list {
-            transform::replacements::apply(resources, r).map_err(fail(field))?;
-        }
-    }
-    if !k.replacements.is_empty() {
-        note(resources, "ReplacementTransformer");
-    }
     Ok(())
 }

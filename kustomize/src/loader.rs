@@ -4,6 +4,8 @@ use std::path::{Path, PathBuf};
 
 use crate::Error;
 use crate::kustomization::{self, FILE_NAMES, Kustomization};
+use crate::resource::Resource;
+use crate::yaml::{Value, parse_documents};
 
 /// Whether a `resources`-style entry is a remote reference kustomize would fetch.
 pub fn is_remote(entry: &str) -> bool {
@@ -183,6 +185,45 @@ pub fn restricted_file(k: &Kustomization, root: &Path, field: &str, entry: &str)
         });
     }
     Ok(path)
+}
+
+/// Reads the objects of a resource file (`kind: List` items are unpacked).
+pub fn load_resources(path: &Path) -> Result<Vec<Resource>, Error> {
+    let docs = parse_documents(&read(path)?).map_err(|e| Error::Yaml { path: path.to_path_buf(), message: e.0 })?;
+    let mut out = Vec::new();
+    for doc in docs {
+        match doc {
+            Value::Null | Value::Blank => {}
+            Value::Map(m) => {
+                let is_list = m.get("kind").and_then(Value::as_str).is_some_and(|k| k.ends_with("List"));
+                match (is_list, m.get("items")) {
+                    (true, Some(Value::Seq(items))) => {
+                        for item in items {
+                            match item {
+                                Value::Map(im) => out.push(Resource::new(im.clone(), path.to_path_buf())?),
+                                other => {
+                                    return Err(Error::InvalidResource {
+                                        file: path.to_path_buf(),
+                                        message: format!("list item is a {}, not an object", other.type_name()),
+                                    });
+                                }
+                            }
+                        }
+                    }
+                    // A kind ending in `List` without `items` is an ordinary resource (measured).
+                    (true, Some(Value::Null | Value::Blank)) => {}
+                    _ => out.push(Resource::new(m, path.to_path_buf())?),
+                }
+            }
+            other => {
+                return Err(Error::InvalidResource {
+                    file: path.to_path_buf(),
+                    message: format!("document is a {}, not an object", other.type_name()),
+                });
+            }
+        }
+    }
+    Ok(out)
 }
 
 #[cfg(test)]

@@ -27,39 +27,67 @@ pub fn fix(resources: &mut [Resource], configs: &[NameRef]) -> Result<(), String
 
 /// [`fix`] over `objs` (the objects of `res`, whose current ids are `ids`).
 fn fix_objects(res: &[Resource], ids: &[ResId], objs: &mut [Map], configs: &[NameRef]) -> Result<(), String> {
-    // The referral pool depends only on the referrer's scope, namespace and ServiceAccount
-    // subject namespaces; building it once per distinct scope (not once per referrer) keeps
-    // this pass linear in the number of resources.
-    let mut pools: HashMap<PoolKey, Pool> = HashMap::new();
-    for (i, obj) in objs.iter_mut().enumerate() {
-        let gvk = &ids[i].gvk;
-        if !configs.iter().any(|c| c.referrers.iter().any(|s| s.applies_to(gvk))) {
-            continue;
-        }
-        // The referrer's own object is read before any of its fields is rewritten below.
-        let key = pool_key(&ids[i], obj)?;
-        let pool = pools.entry(key).or_insert_with_key(|key| Pool::new(res, could_be_referenced_by(ids, key)));
-        let role_ref = role_ref_gvk(obj);
-        for cfg in configs {
-            for spec in cfg.referrers.iter().filter(|s| s.applies_to(gvk)) {
-                let ctx = Ctx {
-                    cfg,
-                    res,
-                    ids,
-                    me: i,
-                    role_ref: if spec.path.ends_with("roleRef/name") { role_ref.clone() } else { None },
-                    all: &pool.all,
-                    named: &pool.named,
-                };
-                let mut failure = None;
-                visit(obj, spec.segments(), false, &mut |v| {
-                    if let Err(e) = ctx.update(v) {
-                        failure = Some(e);
-                    }
-                });
-                if let Some(e) = failure {
-                    return Err(e);
+    // Each referrer's pool key is read from its own object before any rewrite. The referral
+    // pool depends only on the referrer's scope, namespace and ServiceAccount subject
+    // namespaces; building it once per distinct scope (not once per referrer) keeps this pass
+    // linear in the number of resources.
+    let keys: Vec<Option<Result<PoolKey, String>>> = objs
+        .iter()
+        .enumerate()
+        .map(|(i, obj)| {
+            let gvk = &ids[i].gvk;
+            let refers = configs.iter().any(|c| c.referrers.iter().any(|s| s.applies_to(gvk)));
+            refers.then(|| pool_key(&ids[i], obj))
+        })
+        .collect();
+    let mut pools: HashMap<&PoolKey, Pool> = HashMap::new();
+    for key in keys.iter().flatten().flatten() {
+        pools.entry(key).or_insert_with(|| Pool::new(res, could_be_referenced_by(ids, key)));
+    }
+    // A referrer rewrites only its own object and reads the others' ids, so pieces of the list
+    // run on the build's threads; each piece stops at its first error, and the first piece's
+    // error is the one a single pass in order meets first.
+    let mut referrers: Vec<(usize, &mut Map)> = objs.iter_mut().enumerate().collect();
+    let done = crate::parallel::chunks_mut(&mut referrers, |piece| {
+        piece.iter_mut().try_for_each(|(i, obj)| match &keys[*i] {
+            None => Ok(()),
+            Some(Err(e)) => Err(e.clone()),
+            Some(Ok(key)) => rewrite(res, ids, *i, obj, configs, &pools[key]),
+        })
+    });
+    done.into_iter().collect()
+}
+
+/// Rewrites the references of referrer `me` (object `obj`) to resources of its `pool`.
+fn rewrite(
+    res: &[Resource],
+    ids: &[ResId],
+    me: usize,
+    obj: &mut Map,
+    configs: &[NameRef],
+    pool: &Pool,
+) -> Result<(), String> {
+    let gvk = &ids[me].gvk;
+    let role_ref = role_ref_gvk(obj);
+    for cfg in configs {
+        for spec in cfg.referrers.iter().filter(|s| s.applies_to(gvk)) {
+            let ctx = Ctx {
+                cfg,
+                res,
+                ids,
+                me,
+                role_ref: if spec.path.ends_with("roleRef/name") { role_ref.clone() } else { None },
+                all: &pool.all,
+                named: &pool.named,
+            };
+            let mut failure = None;
+            visit(obj, spec.segments(), false, &mut |v| {
+                if let Err(e) = ctx.update(v) {
+                    failure = Some(e);
                 }
+            });
+            if let Some(e) = failure {
+                return Err(e);
             }
         }
     }

@@ -300,6 +300,34 @@ mod tests {
         assert_eq!(one.matches("kind: ConfigMap").count(), 600);
     }
 
+    /// Name references rewritten over pieces: 300 Pods refer to 300 ConfigMaps renamed by a
+    /// prefix and a hash suffix; every reference follows, on one thread and on several.
+    #[test]
+    fn name_references_across_pieces_follow_renames() {
+        let t = tempfile::tempdir().unwrap();
+        let pods: String = (0..300)
+            .map(|i| {
+                format!(
+                    "---\napiVersion: v1\nkind: Pod\nmetadata:\n  name: p{i}\nspec:\n  containers:\n  - name: c\n    envFrom:\n    - configMapRef:\n        name: c{}\n",
+                    299 - i
+                )
+            })
+            .collect();
+        let generated: String = (0..300).map(|i| format!("- name: c{i}\n  literals:\n  - N={i}\n")).collect();
+        write(t.path(), "pods.yaml", &pods);
+        write(
+            t.path(),
+            "kustomization.yaml",
+            &format!("namePrefix: x-\nresources:\n- pods.yaml\nconfigMapGenerator:\n{generated}"),
+        );
+        let one = build_on_threads(t.path(), None, 1).unwrap();
+        assert_eq!(build_on_threads(t.path(), None, 2).unwrap(), one);
+        let renamed = one.matches("name: x-c").count();
+        // Each ConfigMap's own name and one reference to it, all with the hash suffix.
+        assert_eq!(renamed, 600, "{one}");
+        assert!(!one.contains("name: c299\n"), "a reference kept the old name");
+    }
+
     /// Reverses secretGenerator file sources, so each Secret shows whether the hook ran.
     struct Reverse;
 
