@@ -7,9 +7,10 @@ use std::path::{Path, PathBuf};
 
 use crate::build_annotations;
 use crate::kustomization::Kustomization;
-use crate::loader::{Resolved, canonical, is_remote, load_kustomization, read, resolve};
+use crate::loader::{Resolved, canonical, is_remote, load_kustomization, read};
 use crate::resid::{Gvk, ResId};
 use crate::resource::{ConfiguredBy, Origin, Resource};
+use crate::reuse::resolve;
 use crate::tconfig::TransformerConfig;
 use crate::yaml::resolve::resolve_plain_v3;
 use crate::yaml::{Value, parse_documents};

@@ -42,8 +42,18 @@ pub struct Resolved {
 /// is its parent; anything less plain (a link, a component that is not a directory before
 /// the last, an absolute entry) takes the system's way.
 pub fn resolve(dir: &Path, entry: &str) -> Result<Option<Resolved>, Error> {
+    resolve_with(dir, entry, &mut lstat)
+}
+
+/// [`resolve`], asking `lstat` what each plain component is (a build remembers the answers:
+/// overlays of one tree name the same directories over and over).
+pub fn resolve_with(
+    dir: &Path,
+    entry: &str,
+    lstat: &mut dyn FnMut(&Path) -> PathKind,
+) -> Result<Option<Resolved>, Error> {
     let joined = dir.join(entry);
-    if let Some(resolved) = resolve_plain(dir, Path::new(entry)) {
+    if let Some(resolved) = resolve_plain(dir, Path::new(entry), lstat) {
         return Ok(resolved);
     }
     if !joined.exists() {
@@ -54,8 +64,34 @@ pub fn resolve(dir: &Path, entry: &str) -> Result<Option<Resolved>, Error> {
     Ok(Some(Resolved { path, is_dir }))
 }
 
+/// What `lstat` says of a path, as far as [`resolve`] needs to know.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PathKind {
+    /// A directory.
+    Dir,
+    /// A link (resolved the system's way).
+    Link,
+    /// Anything else that exists.
+    Other,
+    /// Nothing there.
+    Missing,
+    /// `lstat` failed otherwise (the system's way reports it).
+    Unknown,
+}
+
+/// `lstat` of `path`.
+pub fn lstat(path: &Path) -> PathKind {
+    match std::fs::symlink_metadata(path) {
+        Ok(meta) if meta.file_type().is_symlink() => PathKind::Link,
+        Ok(meta) if meta.is_dir() => PathKind::Dir,
+        Ok(_) => PathKind::Other,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => PathKind::Missing,
+        Err(_) => PathKind::Unknown,
+    }
+}
+
 /// [`resolve`] without following links: `None` when the system's way is needed.
-fn resolve_plain(dir: &Path, entry: &Path) -> Option<Option<Resolved>> {
+fn resolve_plain(dir: &Path, entry: &Path, lstat: &mut dyn FnMut(&Path) -> PathKind) -> Option<Option<Resolved>> {
     use std::path::Component;
     if !dir.is_absolute() {
         return None;
@@ -81,11 +117,11 @@ fn resolve_plain(dir: &Path, entry: &Path) -> Option<Option<Resolved>> {
             }
             Component::RootDir | Component::Prefix(_) => return None,
         }
-        match std::fs::symlink_metadata(&path) {
-            Ok(meta) if meta.file_type().is_symlink() => return None,
-            Ok(meta) => is_dir = meta.is_dir(),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Some(None),
-            Err(_) => return None,
+        match lstat(&path) {
+            PathKind::Dir => is_dir = true,
+            PathKind::Other => is_dir = false,
+            PathKind::Missing => return Some(None),
+            PathKind::Link | PathKind::Unknown => return None,
         }
     }
     Some(Some(Resolved { path, is_dir }))
@@ -293,11 +329,9 @@ mod tests {
         let dir = tmp.path().canonicalize().unwrap();
         fs::create_dir(dir.join("real")).unwrap();
         symlink(dir.join("real"), dir.join("link")).unwrap();
-        assert_eq!(resolve_plain(&dir, Path::new("link")), None);
-        assert_eq!(
-            resolve_plain(&dir, Path::new("real")),
-            Some(Some(Resolved { path: dir.join("real"), is_dir: true }))
-        );
-        assert_eq!(resolve_plain(&dir, Path::new("none/..")), Some(None));
+        assert_eq!(resolve_plain(&dir, Path::new("link"), &mut lstat), None);
+        let real = Some(Some(Resolved { path: dir.join("real"), is_dir: true }));
+        assert_eq!(resolve_plain(&dir, Path::new("real"), &mut lstat), real);
+        assert_eq!(resolve_plain(&dir, Path::new("none/.."), &mut lstat), Some(None));
     }
 }

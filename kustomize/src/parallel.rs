@@ -17,8 +17,9 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Mutex, PoisonError};
 
-use crate::loader::{Resolved, is_remote, resolve};
+use crate::loader::{Resolved, is_remote};
 use crate::resource::Resource;
+use crate::reuse::resolve;
 use crate::tconfig::TransformerConfig;
 use crate::{Error, reuse, source_hook};
 

@@ -23,7 +23,7 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
 use crate::kustomization::Kustomization;
-use crate::loader::{Resolved, is_remote, load_kustomization, resolve};
+use crate::loader::{PathKind, Resolved, is_remote, load_kustomization, lstat, resolve_with};
 use crate::resource::Resource;
 use crate::tconfig::TransformerConfig;
 use crate::yaml::{Map, Value};
@@ -54,6 +54,8 @@ struct Shared {
     listed: HashMap<PathBuf, usize>,
     kept: HashMap<PathBuf, Kept>,
     kept_bytes: usize,
+    /// What `lstat` said of each path [`resolve`] asked about.
+    kinds: HashMap<PathBuf, PathKind>,
 }
 
 /// One thread's view: the build's shared state, and every directory this thread entered so
@@ -107,30 +109,49 @@ fn shared<T>(f: impl FnOnce(&mut Shared) -> T) -> T {
 /// `root` is listed (see the module documentation). Errors are left to the build: a
 /// kustomization that cannot be read is not followed.
 pub fn prescan(root: &Path) {
-    let mut state = Shared::default();
+    STATE.with_borrow_mut(|s| *s = Local::default());
     // Level by level, so each level's kustomizations can be read on several threads.
     let mut level = vec![root.to_path_buf()];
     let mut seen: HashSet<PathBuf> = level.iter().cloned().collect();
-    while !level.is_empty() && state.parsed.len() < MAX_SCANNED {
-        level.truncate(MAX_SCANNED - state.parsed.len());
+    let mut scanned_dirs = 0;
+    while !level.is_empty() && scanned_dirs < MAX_SCANNED {
+        level.truncate(MAX_SCANNED - scanned_dirs);
+        scanned_dirs += level.len();
         // Reading one kustomization costs more than starting a thread, so two are enough.
         let scanned = crate::parallel::map(&level, 2, crate::build::BUILD_STACK, |dir| scan(dir));
         let mut next = Vec::new();
+        let mut parsed = Vec::new();
         for (dir, scanned) in level.into_iter().zip(scanned) {
             let Some(Some((k, listed))) = scanned else { continue };
             for (sub, counted) in listed {
                 if counted {
-                    *state.listed.entry(sub.clone()).or_default() += 1;
+                    shared(|s| *s.listed.entry(sub.clone()).or_default() += 1);
                 }
                 if seen.insert(sub.clone()) {
                     next.push(sub);
                 }
             }
-            state.parsed.insert(dir, k);
+            parsed.push((dir, k));
         }
+        shared(|s| s.parsed.extend(parsed));
         level = next;
     }
-    STATE.with_borrow_mut(|s| *s = Local { shared: Arc::new(Mutex::new(state)), entered: Vec::new() });
+}
+
+/// [`loader::resolve`](crate::loader::resolve), remembering within the build what `lstat` said
+/// of each path: a tree's overlays name the same directories over and over, the pre-scan and
+/// the build resolve the same entries, and each `lstat` walks the whole path.
+pub fn resolve(dir: &Path, entry: &str) -> Result<Option<Resolved>, crate::Error> {
+    let state = STATE.with_borrow(|s| s.shared.clone());
+    let lock = || state.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+    resolve_with(dir, entry, &mut |path| {
+        if let Some(kind) = lock().kinds.get(path) {
+            return *kind;
+        }
+        let kind = lstat(path);
+        lock().kinds.insert(path.to_path_buf(), kind);
+        kind
+    })
 }
 
 /// The kustomization of `dir` and the directories it lists, each with whether it is listed
