@@ -93,10 +93,12 @@ pub fn suffix(obj: &Map) -> String {
 
 /// The first 10 hex digits, with `0 1 3 a e` replaced so no words or confusables appear.
 fn encode(digest: &[u8]) -> String {
-    let hex: String = digest.iter().map(|b| format!("{b:02x}")).collect();
-    hex[..10]
-        .chars()
-        .map(|c| match c {
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    digest
+        .iter()
+        .take(5)
+        .flat_map(|b| [HEX[usize::from(b >> 4)], HEX[usize::from(b & 15)]])
+        .map(|c| match char::from(c) {
             '0' => 'g',
             '1' => 'h',
             '3' => 'k',

@@ -161,13 +161,16 @@ fn drop_in_map(m: &mut Map, schema: Schema, path: &str) {
     m.retain(|_, v| !matches!(v, Value::Blank));
     for (k, v) in m.iter_mut() {
         let schema = if k.starts_with('$') { None } else { schema };
-        let child = join(path, k);
+        // Scalars (most keys) have no children: their path is never spelled out.
         match v {
-            Value::Map(inner) => drop_in_map(inner, schema, &child),
-            Value::Seq(items) if matches!(rule(schema, &child), ListRule::Keyed(_)) => {
-                for item in items.iter_mut() {
-                    if let Value::Map(im) = item {
-                        drop_in_map(im, schema, &child);
+            Value::Map(inner) => drop_in_map(inner, schema, &join(path, k)),
+            Value::Seq(items) => {
+                let child = join(path, k);
+                if matches!(rule(schema, &child), ListRule::Keyed(_)) {
+                    for item in items.iter_mut() {
+                        if let Value::Map(im) = item {
+                            drop_in_map(im, schema, &child);
+                        }
                     }
                 }
             }

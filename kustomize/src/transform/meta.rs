@@ -129,7 +129,12 @@ pub fn add_pairs(resources: &mut [Resource], pairs: &[(String, String)], specs: 
 }
 
 /// The field specs one `labels` entry targets.
-pub fn label_specs(l: &LabelSpec, tc: &TransformerConfig) -> Vec<FieldSpec> {
+pub fn label_specs<'a>(l: &LabelSpec, tc: &'a TransformerConfig) -> std::borrow::Cow<'a, [FieldSpec]> {
+    // The usual entry (selectors included, no fields of its own) is the configuration's own
+    // list: borrowed, not copied for every overlay.
+    if l.include_selectors && l.fields.is_empty() {
+        return std::borrow::Cow::Borrowed(&tc.common_labels);
+    }
     let mut specs: Vec<FieldSpec> = l.fields.clone();
     if l.include_selectors {
         specs.extend(tc.common_labels.iter().cloned());
@@ -139,5 +144,5 @@ pub fn label_specs(l: &LabelSpec, tc: &TransformerConfig) -> Vec<FieldSpec> {
             specs.extend(tc.template_labels.iter().cloned());
         }
     }
-    specs
+    std::borrow::Cow::Owned(specs)
 }
