@@ -9,9 +9,10 @@
 //!
 //! The subset: `\n` line ends; printable characters; tabs only inside literal block scalars
 //! and comments; full-line and trailing comments; `---` document starts; block mappings with
-//! plain or single-line quoted keys; block sequences (compact, nested, indentless); single-line
-//! plain scalars that could be nothing else; single-line quoted scalars without escapes; empty
-//! values; `[]` and `{}`; literal block scalars (`|`, `|-`, `|+`) below a key or a dash.
+//! plain or single-line quoted keys; block sequences (compact, nested, indentless); plain
+//! scalars that could be nothing else (continued on more indented lines); single-line quoted
+//! scalars without escapes; empty values; `[]`, `{}` and one-line flow sequences of scalars;
+//! literal block scalars (`|`, `|-`, `|+`) below a key or a dash.
 
 use std::borrow::Cow;
 
@@ -132,18 +133,22 @@ impl<'a> Fast<'a> {
         Ok(())
     }
 
+    /// The line starting at `pos` (without its line break) and where the next one starts;
+    /// `None` at the end of the input.
+    fn line_at(&self, pos: usize) -> R<Option<(&'a str, usize)>> {
+        let rest = self.src.get(pos..).ok_or(Declined)?;
+        Ok(match rest.find('\n') {
+            _ if rest.is_empty() => None,
+            Some(i) => Some((rest.get(..i).ok_or(Declined)?, pos + i + 1)),
+            None => Some((rest, self.src.len())),
+        })
+    }
+
     /// Skips blank and comment lines and returns the next line without consuming it (`pos`
     /// stays at its start), or `None` at the end of the input.
     fn significant(&mut self) -> R<Option<Line<'a>>> {
         loop {
-            let Some(rest) = self.src.get(self.pos..) else { return Err(Declined) };
-            if rest.is_empty() {
-                return Ok(None);
-            }
-            let (line, next) = match rest.find('\n') {
-                Some(i) => (rest.get(..i).ok_or(Declined)?, self.pos + i + 1),
-                None => (rest, self.src.len()),
-            };
+            let Some((line, next)) = self.line_at(self.pos)? else { return Ok(None) };
             let text = line.trim_start_matches(' ');
             let indent = line.len() - text.len();
             if text.is_empty() || text.starts_with('#') {
@@ -210,16 +215,7 @@ impl<'a> Fast<'a> {
             return self.inline_scalar(rest, Some(m));
         }
         match self.significant()? {
-            Some(l) if l.indent > m && !l.is_doc_start() => {
-                self.pos = l.next;
-                if is_dash(l.text) {
-                    self.sequence(l.indent, l.text, false)
-                } else if key_split(l.text)?.is_some() {
-                    self.mapping(l.indent, l.text)
-                } else {
-                    Err(Declined)
-                }
-            }
+            Some(l) if l.indent > m => self.collection_below(l),
             Some(l) if l.indent == m && is_dash(l.text) => {
                 self.pos = l.next;
                 self.sequence(m, l.text, true)
@@ -228,6 +224,18 @@ impl<'a> Fast<'a> {
                 self.empty();
                 Ok(())
             }
+        }
+    }
+
+    /// The collection starting at line `l`, the value of a key or dash that ends its line.
+    fn collection_below(&mut self, l: Line<'a>) -> R<()> {
+        self.pos = l.next;
+        if is_dash(l.text) {
+            self.sequence(l.indent, l.text, false)
+        } else if key_split(l.text)?.is_some() {
+            self.mapping(l.indent, l.text)
+        } else {
+            Err(Declined)
         }
     }
 
@@ -265,16 +273,7 @@ impl<'a> Fast<'a> {
             return self.node_at(col, inner, Some(s));
         }
         match self.significant()? {
-            Some(l) if l.indent > s && !l.is_doc_start() => {
-                self.pos = l.next;
-                if is_dash(l.text) {
-                    self.sequence(l.indent, l.text, false)
-                } else if key_split(l.text)?.is_some() {
-                    self.mapping(l.indent, l.text)
-                } else {
-                    Err(Declined)
-                }
-            }
+            Some(l) if l.indent > s => self.collection_below(l),
             _ => {
                 self.empty();
                 Ok(())
@@ -282,14 +281,11 @@ impl<'a> Fast<'a> {
         }
     }
 
-    /// A scalar (or `[]`, `{}`) that starts `text`, in a collection at indentation `parent`.
+    /// A scalar (or `{}`, a flow sequence) that starts `text`, in a collection at indentation `parent`.
     fn inline_scalar(&mut self, text: &'a str, parent: Option<usize>) -> R<()> {
         let first = text.as_bytes().first().copied().ok_or(Declined)?;
         match first {
-            b'|' => {
-                let parent = parent.ok_or(Declined)?;
-                self.literal(text, parent)
-            }
+            b'|' => self.literal(text, parent.ok_or(Declined)?),
             b'"' | b'\'' => {
                 let (value, rest) = quoted(text)?;
                 end_of_content(rest)?;
@@ -298,15 +294,11 @@ impl<'a> Fast<'a> {
                 Ok(())
             }
             b'[' => self.flow_sequence(text),
-            b'{' => {
-                let rest = text.get(2..).ok_or(Declined)?;
-                end_of_content(rest)?;
-                if text.starts_with("{}") {
-                    self.push(Event::MappingStart(StructureStyle::Flow, 0, None));
-                    self.push(Event::MappingEnd);
-                } else {
-                    return Err(Declined);
-                }
+            // Any other `{` is declined by `plain`.
+            b'{' if text.starts_with("{}") => {
+                end_of_content(text.get(2..).ok_or(Declined)?)?;
+                self.push(Event::MappingStart(StructureStyle::Flow, 0, None));
+                self.push(Event::MappingEnd);
                 Ok(())
             }
             _ => {
@@ -314,9 +306,46 @@ impl<'a> Fast<'a> {
                 if value.ends_with(':') || value.contains(": ") {
                     return Err(Declined);
                 }
-                self.scalar(Cow::Borrowed(value), ScalarStyle::Plain);
+                let value = match parent {
+                    // A comment ends the scalar; more lines would be an error, left to the caller.
+                    Some(parent) if !text.contains(" #") => self.plain_lines(value, parent)?,
+                    _ => Cow::Borrowed(value),
+                };
+                self.scalar(value, ScalarStyle::Plain);
                 Ok(())
             }
+        }
+    }
+
+    /// The lines that continue a plain scalar whose first line is `first` (the ones indented
+    /// more than `parent`), folded: one line break reads as a space, `n` blank lines as `n`
+    /// line breaks.
+    fn plain_lines(&mut self, first: &'a str, parent: usize) -> R<Cow<'a, str>> {
+        let mut value = Cow::Borrowed(first);
+        let (mut pos, mut blanks) = (self.pos, 0);
+        loop {
+            let Some((line, next)) = self.line_at(pos)? else { return Ok(value) };
+            let body = line.trim_start_matches(' ');
+            if line.len() - body.len() <= parent && !body.is_empty() || body.starts_with('#') {
+                return Ok(value);
+            }
+            pos = next;
+            if body.is_empty() {
+                blanks += 1;
+                continue;
+            }
+            let text = plain(body)?;
+            if text.len() != body.trim_end_matches(' ').len() || text.ends_with(':') || text.contains(": ") {
+                return Err(Declined);
+            }
+            let s = value.to_mut();
+            match blanks {
+                0 => s.push(' '),
+                n => s.extend(std::iter::repeat_n('\n', n)),
+            }
+            s.push_str(text);
+            blanks = 0;
+            self.pos = next;
         }
     }
 
@@ -374,15 +403,7 @@ impl<'a> Fast<'a> {
         let mut indent = None;
         // Line breaks seen since the last content line (the first one's included).
         let mut breaks = 0usize;
-        loop {
-            let Some(rest) = self.src.get(self.pos..) else { return Err(Declined) };
-            if rest.is_empty() {
-                break;
-            }
-            let (line, next) = match rest.find('\n') {
-                Some(i) => (rest.get(..i).ok_or(Declined)?, self.pos + i + 1),
-                None => (rest, self.src.len()),
-            };
+        while let Some((line, next)) = self.line_at(self.pos)? {
             // A block scalar ending the input without a line break keeps no final break (see
             // `Builder::next`): not reproduced here.
             let unterminated = next == self.src.len() && !self.src.ends_with('\n');
