@@ -1,6 +1,7 @@
 //! YAML as kustomize reads (`yaml.v3`) and prints (`yaml.v2` over JSON) it.
 
 pub mod emit;
+mod fast;
 pub mod keyorder;
 pub mod parse;
 mod quoted_indent;

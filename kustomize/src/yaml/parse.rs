@@ -4,6 +4,7 @@ use std::collections::HashMap;
 
 use granit_parser::{Event, Parser, ScalarStyle, Tag};
 
+use super::fast::Fast;
 use super::resolve::resolve_plain_v3;
 use super::value::{Map, Value};
 
@@ -57,6 +58,13 @@ pub fn parse_one_yaml11(text: &str) -> Result<Value, ParseError> {
 const MAX_QUOTED_REPAIRS: usize = 500;
 
 fn parse_with(text: &str, yaml11: bool, patch: bool) -> Result<Vec<Value>, ParseError> {
+    // The fast source reads most files; on anything it declines, and on any error (which the
+    // full parser must then word), the text is parsed again from scratch below.
+    if let Ok(fast) = Fast::new(text)
+        && let Ok(docs) = build(Source::Fast(fast), text, yaml11, patch, &mut None)
+    {
+        return Ok(docs);
+    }
     let mut repaired: Option<String> = None;
     let mut first_error = None;
     for _ in 0..=MAX_QUOTED_REPAIRS {
@@ -84,14 +92,30 @@ fn parse_once(
     patch: bool,
     quoted_indent_at: &mut Option<usize>,
 ) -> Result<Vec<Value>, ParseError> {
+    build(Source::Full(Box::new(full_parser(text))), text, yaml11, patch, quoted_indent_at)
+}
+
+/// granit-parser over `text`, with the options this reader needs.
+fn full_parser(text: &str) -> Parser<'_, granit_parser::StrInput<'_>> {
     // Comments carry no data; without this, another crate enabling granit-parser's `comments`
     // feature (feature unification) would make the parser emit Comment events here.
     let mut options = granit_parser::Options::default();
     options.emit_comments = false;
     options.flow_nesting_limit = MAX_DEPTH;
     options.block_nesting_limit = MAX_DEPTH;
+    Parser::new_from_str_with_options(text, options)
+}
+
+/// Builds the documents of `text` from the events of `events`.
+fn build<'a>(
+    events: Source<'a>,
+    text: &'a str,
+    yaml11: bool,
+    patch: bool,
+    quoted_indent_at: &mut Option<usize>,
+) -> Result<Vec<Value>, ParseError> {
     let mut b = Builder {
-        events: Parser::new_from_str_with_options(text, options),
+        events,
         src: text,
         src_chars: None,
         patch,
@@ -152,8 +176,73 @@ pub fn parse_one(text: &str) -> Result<Value, ParseError> {
     }
 }
 
+/// Where a [`Builder`] reads its events: the full parser, or the fast one for plain block YAML
+/// (which yields the same events for what it reads, and declines the rest).
+enum Source<'a> {
+    /// Boxed: the parser is large, and the fast source is the usual one.
+    Full(Box<Parser<'a, granit_parser::StrInput<'a>>>),
+    Fast(Fast<'a>),
+}
+
+/// Why a [`Source`] gave no event.
+enum SourceError {
+    /// The stream ended without `StreamEnd`.
+    End,
+    /// The fast source declined the text.
+    Declined,
+    /// The full parser's error.
+    Full(granit_parser::ScanError),
+}
+
+impl<'a> Source<'a> {
+    /// The next event of `src` and whether its source span is empty (`src_chars` caches the
+    /// length of `src` in characters).
+    fn next(&mut self, src: &str, src_chars: &mut Option<usize>) -> Result<(Event<'a>, bool), SourceError> {
+        let parser = match self {
+            Source::Full(parser) => parser,
+            Source::Fast(fast) => return fast.next_event().map_err(|_| SourceError::Declined),
+        };
+        let (mut ev, span) = parser.next_event().ok_or(SourceError::End)?.map_err(SourceError::Full)?;
+        // libyaml ends a block scalar that runs to the end of an input without a final line
+        // break without that break (`|` then reads as `|-`); granit-parser adds it.
+        if let Event::Scalar(text, ScalarStyle::Literal | ScalarStyle::Folded, ..) = &mut ev
+            && !src.ends_with('\n')
+            && text.ends_with('\n')
+            && span.end.index() >= *src_chars.get_or_insert_with(|| src.chars().count())
+        {
+            text.to_mut().pop();
+        }
+        Ok((ev, span.start.index() == span.end.index()))
+    }
+}
+
+/// Every event of `text` with its empty-span flag, from the fast source (`Err` with the offset
+/// of the line it declined on) or the full parser, as the builder would read them.
+#[cfg(test)]
+#[allow(clippy::type_complexity)]
+pub(super) fn test_events(text: &str, fast: bool) -> Result<Result<Vec<(Event<'_>, bool)>, String>, usize> {
+    let mut source = if fast {
+        Source::Fast(Fast::new(text).map_err(|_| 0usize)?)
+    } else {
+        Source::Full(Box::new(full_parser(text)))
+    };
+    let (mut out, mut chars) = (Vec::new(), None);
+    loop {
+        match source.next(text, &mut chars) {
+            Ok((Event::StreamEnd, empty)) => {
+                out.push((Event::StreamEnd, empty));
+                return Ok(Ok(out));
+            }
+            Ok(ev) => out.push(ev),
+            Err(SourceError::Declined) => return Err(if let Source::Fast(f) = &source { f.position() } else { 0 }),
+            Err(SourceError::End) => return Ok(Err("unexpected end of YAML".into())),
+            Err(SourceError::Full(e)) => return Ok(Err(e.to_string())),
+        }
+    }
+}
+
 struct Builder<'a> {
-    events: Parser<'a, granit_parser::StrInput<'a>>,
+    events: Source<'a>,
     /// Anchored nodes: the value, its node count, its height and its scalar bytes.
     anchors: HashMap<usize, (Value, usize, usize, usize)>,
     yaml11: bool,
@@ -188,9 +277,14 @@ const SMALL_MAP: usize = 32;
 
 impl<'a> Builder<'a> {
     fn next(&mut self) -> Result<Event<'a>, ParseError> {
-        match self.events.next_event() {
-            None => Err(ParseError("unexpected end of YAML".into())),
-            Some(Err(e)) => {
+        match self.events.next(self.src, &mut self.src_chars) {
+            Ok((ev, empty)) => {
+                self.last_empty = empty;
+                Ok(ev)
+            }
+            Err(SourceError::End) => Err(ParseError("unexpected end of YAML".into())),
+            Err(SourceError::Declined) => Err(ParseError("not plain block YAML".into())),
+            Err(SourceError::Full(e)) => {
                 if matches!(e.kind(), granit_parser::ErrorKind::InvalidQuotedScalarIndent) {
                     self.quoted_indent_at = Some(e.marker().line());
                 }
@@ -199,19 +293,6 @@ impl<'a> Builder<'a> {
                     return Err(ParseError(format!("{}: {text}", too_deep().0)));
                 }
                 Err(ParseError(text))
-            }
-            Some(Ok((mut ev, span))) => {
-                self.last_empty = span.start.index() == span.end.index();
-                // libyaml ends a block scalar that runs to the end of an input without a final
-                // line break without that break (`|` then reads as `|-`); granit-parser adds it.
-                if let Event::Scalar(text, ScalarStyle::Literal | ScalarStyle::Folded, ..) = &mut ev
-                    && !self.src.ends_with('\n')
-                    && text.ends_with('\n')
-                    && span.end.index() >= *self.src_chars.get_or_insert_with(|| self.src.chars().count())
-                {
-                    text.to_mut().pop();
-                }
-                Ok(ev)
             }
         }
     }
