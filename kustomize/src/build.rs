@@ -221,23 +221,31 @@ fn accumulate(
         prebuilt.iter().flatten().filter_map(|built| built.as_ref().ok()).map(|(sub, _)| sub.len()).sum();
     resources.reserve(incoming);
     seen.reserve(incoming);
+    // kustomize merges the vars of each accumulated directory into one set and fails on a name
+    // it has already seen.
+    let mut known: HashSet<String> = resources.iter().flat_map(|r| &r.ref_vars).map(|v| v.name.clone()).collect();
     for (i, entry) in k.resources.iter().enumerate() {
-        let loaded = match prebuilt.get_mut(i).and_then(Option::take) {
+        let mut loaded = match prebuilt.get_mut(i).and_then(Option::take) {
             Some(built) => merged(built?, Some(&mut *tc)),
             None => load_entry(&k, dir, "resources", entry, stack, record, Some(&mut *tc))?,
         };
-        // kustomize merges the vars of each accumulated directory into one set and fails on a
-        // name it has already seen.
-        let known: HashSet<&str> = resources.iter().flat_map(|r| r.ref_vars.iter().map(|v| v.name.as_str())).collect();
-        if let Some(v) = loaded.iter().flat_map(|r| &r.ref_vars).find(|v| known.contains(v.name.as_str())) {
+        if let Some(v) = loaded.iter().flat_map(|r| &r.ref_vars).find(|v| known.contains(&v.name)) {
             return Err(Error::Transform {
                 file: k.file.clone(),
                 field: format!("resources: {entry}"),
                 message: format!("var '{}' already encountered", v.name),
             });
         }
-        for r in loaded {
-            append(resources, &mut seen, r, &k.file)?;
+        known.extend(loaded.iter().flat_map(|r| &r.ref_vars).map(|v| v.name.clone()));
+        // The ids of a long list are worked out on the build's threads; the set takes them in order.
+        let keys = crate::parallel::chunks_mut(&mut loaded, |piece| {
+            piece.iter().map(|r| id_key(r.cur_id())).collect::<Vec<_>>()
+        });
+        for (r, key) in loaded.into_iter().zip(keys.into_iter().flatten()) {
+            if !seen.insert(key) {
+                return Err(Error::DuplicateId { file: k.file.clone(), id: r.cur_id().to_string() });
+            }
+            resources.push(r);
         }
     }
     for entry in &k.configurations {

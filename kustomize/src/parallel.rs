@@ -301,6 +301,24 @@ mod tests {
         assert_eq!(one.matches("kind: ConfigMap").count(), 600);
     }
 
+    /// Ids of a long list are worked out over pieces and checked in order: a second object
+    /// with an earlier one's id is refused, naming it, on one thread and on several.
+    #[test]
+    fn duplicate_ids_across_pieces_are_refused() {
+        let t = tempfile::tempdir().unwrap();
+        let config_maps = |prefix: &str| -> String {
+            (0..600)
+                .map(|i| format!("---\napiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: {prefix}{i}\n"))
+                .collect()
+        };
+        write(t.path(), "a.yaml", &config_maps("a"));
+        write(t.path(), "b.yaml", &config_maps("b").replace("name: b450\n", "name: a10\n"));
+        write(t.path(), "kustomization.yaml", "resources:\n- a.yaml\n- b.yaml\n");
+        let one = build_on_threads(t.path(), None, 1).unwrap_err().to_string();
+        assert!(one.contains("a10"), "{one}");
+        assert_eq!(build_on_threads(t.path(), None, 2).unwrap_err().to_string(), one);
+    }
+
     /// Name references rewritten over pieces: 300 Pods refer to 300 ConfigMaps renamed by a
     /// prefix and a hash suffix; every reference follows, on one thread and on several.
     #[test]

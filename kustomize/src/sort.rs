@@ -30,7 +30,7 @@ const ORDER_FIRST: [&str; 22] = [
 const ORDER_LAST: [&str; 2] = ["MutatingWebhookConfiguration", "ValidatingWebhookConfiguration"];
 
 /// Sorts in place according to `sortOptions` (legacy when absent).
-pub fn sort(resources: &mut [Resource], options: Option<&SortOptions>) -> Result<(), String> {
+pub fn sort(resources: &mut Vec<Resource>, options: Option<&SortOptions>) -> Result<(), String> {
     let (first, last): (Vec<String>, Vec<String>) = match options {
         None => (ORDER_FIRST.map(String::from).to_vec(), ORDER_LAST.map(String::from).to_vec()),
         Some(o) if o.order == "fifo" => return Ok(()),
@@ -46,12 +46,20 @@ pub fn sort(resources: &mut [Resource], options: Option<&SortOptions>) -> Result
         }
         last.iter().position(|k| k == kind).map_or(0, |i| 1 + i as i64)
     };
-    resources.sort_by_cached_key(|r| {
+    let key = |r: &Resource| {
         let id = r.cur_id();
         let ns = if id.namespace.is_empty() { "~X" } else { &id.namespace };
         let name = if id.name.is_empty() { "~N" } else { &id.name };
         // Equal GVKs compare by namespace|name; different ones by rank, then GVK string.
         (rank(&id.gvk.kind), id.gvk.sort_string(), format!("{ns}|{name}"))
-    });
+    };
+    // `sort_by_cached_key`, with the keys (most of the work) worked out on the build's
+    // threads: keys paired with positions sort stably.
+    let keys = crate::parallel::chunks_mut(resources, |piece| piece.iter().map(key).collect::<Vec<_>>());
+    let mut order: Vec<_> = keys.into_iter().flatten().zip(0usize..).collect();
+    order.sort_unstable();
+    // Each position appears once in `order`, so every object is taken exactly once.
+    let mut slots: Vec<Option<Resource>> = std::mem::take(resources).into_iter().map(Some).collect();
+    resources.extend(order.into_iter().filter_map(|(_, from)| slots.get_mut(from).and_then(Option::take)));
     Ok(())
 }
