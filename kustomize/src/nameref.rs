@@ -16,30 +16,42 @@ pub fn fix(resources: &mut [Resource], configs: &[NameRef]) -> Result<(), String
     // Candidates are only ever read for their ids, names, prefixes and suffixes: the current ids
     // are taken before any edit, and the objects are moved out while references are rewritten,
     // so the resources themselves serve as the snapshot (no copy of any of them).
-    let ids: Vec<ResId> = resources.iter().map(Resource::cur_id).collect();
-    let mut objs: Vec<Map> = resources.iter_mut().map(|r| std::mem::take(&mut r.obj)).collect();
-    let result = fix_objects(resources, &ids, &mut objs, configs);
+    // Each referrer's pool key is read from its own object before any rewrite. Ids and keys
+    // are worked out per object, over pieces of the list on the build's threads.
+    let prepared = crate::parallel::chunks_mut(resources, |piece| {
+        let prepared = piece.iter_mut().map(|r| {
+            let id = r.cur_id();
+            let refers = configs.iter().any(|c| c.referrers.iter().any(|s| s.applies_to(&id.gvk)));
+            let key = refers.then(|| pool_key(&id, &r.obj));
+            (id, key, std::mem::take(&mut r.obj))
+        });
+        prepared.collect::<Vec<_>>()
+    });
+    let (mut ids, mut keys, mut objs) = (Vec::new(), Vec::new(), Vec::new());
+    for (id, key, obj) in prepared.into_iter().flatten() {
+        ids.push(id);
+        keys.push(key);
+        objs.push(obj);
+    }
+    let result = fix_objects(resources, &ids, &keys, &mut objs, configs);
     for (r, obj) in resources.iter_mut().zip(objs) {
         r.obj = obj;
     }
     result
 }
 
-/// [`fix`] over `objs` (the objects of `res`, whose current ids are `ids`).
-fn fix_objects(res: &[Resource], ids: &[ResId], objs: &mut [Map], configs: &[NameRef]) -> Result<(), String> {
-    // Each referrer's pool key is read from its own object before any rewrite. The referral
-    // pool depends only on the referrer's scope, namespace and ServiceAccount subject
-    // namespaces; building it once per distinct scope (not once per referrer) keeps this pass
-    // linear in the number of resources.
-    let keys: Vec<Option<Result<PoolKey, String>>> = objs
-        .iter()
-        .enumerate()
-        .map(|(i, obj)| {
-            let gvk = &ids[i].gvk;
-            let refers = configs.iter().any(|c| c.referrers.iter().any(|s| s.applies_to(gvk)));
-            refers.then(|| pool_key(&ids[i], obj))
-        })
-        .collect();
+/// [`fix`] over `objs` (the objects of `res`, whose current ids are `ids`; `keys`: each
+/// referrer's pool key, `None` for objects that refer to nothing).
+fn fix_objects(
+    res: &[Resource],
+    ids: &[ResId],
+    keys: &[Option<Result<PoolKey, String>>],
+    objs: &mut [Map],
+    configs: &[NameRef],
+) -> Result<(), String> {
+    // The referral pool depends only on the referrer's scope, namespace and ServiceAccount
+    // subject namespaces; building it once per distinct scope (not once per referrer) keeps
+    // this pass linear in the number of resources.
     let mut pools: HashMap<&PoolKey, Pool> = HashMap::new();
     for key in keys.iter().flatten().flatten() {
         pools.entry(key).or_insert_with(|| Pool::new(res, could_be_referenced_by(ids, key)));
