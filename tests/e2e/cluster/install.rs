@@ -199,7 +199,12 @@ impl Drop for Install<'_> {
             done
         });
         if !gone && !std::thread::panicking() {
-            panic!("namespace {SYSTEM_NS} was not deleted within 120 s");
+            // What holds the namespace: its conditions name the kinds left or the discovery
+            // failure, and the Pods show one that does not terminate.
+            let text = |args: &[&str]| String::from_utf8_lossy(&self.node.kubectl_output(args).stdout).into_owned();
+            let conditions = text(&["get", "namespace", SYSTEM_NS, "-o", "jsonpath={.status.conditions}"]);
+            let pods = text(&["get", "pods", "-n", SYSTEM_NS, "-o", "wide"]);
+            panic!("namespace {SYSTEM_NS} was not deleted within 120 s\nconditions: {conditions}\npods:\n{pods}");
         }
     }
 }
