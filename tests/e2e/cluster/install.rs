@@ -186,6 +186,20 @@ patches:
 impl Drop for Install<'_> {
     fn drop(&mut self) {
         let dir = self.dir.display().to_string();
+        // The reconciler finishes the reconcile it is in on SIGTERM (its grace period is 330 s: a
+        // health wait of up to the sync's timeout), and while its Pod lingers the namespace
+        // controller retries with a growing backoff, so the namespace can stay for minutes after
+        // the Pod is gone. The Deployment goes first, waiting for its Pods (foreground).
+        let _ = self.node.kubectl_output(&[
+            "delete",
+            "deployment",
+            "-n",
+            SYSTEM_NS,
+            "--all",
+            "--cascade=foreground",
+            "--ignore-not-found",
+            "--timeout=340s",
+        ]);
         let _ = self.node.kubectl_output(&["delete", "-k", &dir, "--ignore-not-found", "--wait=false"]);
         let _ =
             self.node.kubectl_output(&["delete", "namespace", &self.workload_ns, "--ignore-not-found", "--wait=false"]);
@@ -204,7 +218,10 @@ impl Drop for Install<'_> {
             let text = |args: &[&str]| String::from_utf8_lossy(&self.node.kubectl_output(args).stdout).into_owned();
             let conditions = text(&["get", "namespace", SYSTEM_NS, "-o", "jsonpath={.status.conditions}"]);
             let pods = text(&["get", "pods", "-n", SYSTEM_NS, "-o", "wide"]);
-            panic!("namespace {SYSTEM_NS} was not deleted within 120 s\nconditions: {conditions}\npods:\n{pods}");
+            let logs = text(&["logs", "-n", SYSTEM_NS, "-l", "app.kubernetes.io/name=shipline", "--tail=40"]);
+            panic!(
+                "namespace {SYSTEM_NS} was not deleted within 120 s\nconditions: {conditions}\npods:\n{pods}\nreconciler log:\n{logs}"
+            );
         }
     }
 }

@@ -82,7 +82,19 @@ impl Fixture {
         if create_state_namespace {
             create_namespace(&client, &state_namespace).await;
         }
-        let applier = Applier::new(client.clone(), "default").await.expect("discovery");
+        // Other tests create and delete CRDs on the same API server: a group that vanishes
+        // while discovery lists it fails the whole discovery (404). That is their doing, not
+        // this test's, so discovery is tried again a few times before it counts.
+        let mut attempts = 0;
+        let applier = loop {
+            attempts += 1;
+            match Applier::new(client.clone(), "default").await {
+                Ok(applier) => break applier,
+                Err(e) if attempts < 5 => eprintln!("discovery attempt {attempts}: {e}"),
+                Err(e) => panic!("discovery failed {attempts} times: {e}"),
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+        };
         let state_dir = tempfile::tempdir().expect("tempdir");
         let metrics = Arc::new(Metrics::default());
         let mut ctx = Context::new(applier, &state_namespace, state_dir.path().to_owned(), metrics.clone());
