@@ -67,13 +67,7 @@ fn build_on_this_thread(dir: &Path) -> Result<String, Error> {
     let mut stack = Vec::new();
     let mut tc: Config = Cow::Borrowed(TransformerConfig::built_in());
     let k = accumulate(&root, &mut resources, &mut stack, Kind::Top, &mut tc, Record::default())?;
-    // Each object's suffix depends on that object alone.
-    crate::parallel::chunks_mut(&mut resources, |piece| {
-        for r in piece.iter_mut().filter(|r| r.needs_hash) {
-            let name = format!("{}-{}", r.name(), hash::suffix(&r.obj));
-            r.set_name(name);
-        }
-    });
+    add_hash_suffixes(&mut resources);
     nameref::fix(&mut resources, &tc.name_references).map_err(|message| Error::Transform {
         file: k.file.clone(),
         field: "name references".into(),
@@ -115,7 +109,18 @@ fn build_on_this_thread(dir: &Path) -> Result<String, Error> {
         }
         out
     });
-    Ok(printed.into_iter().filter(|piece| !piece.is_empty()).collect::<Vec<_>>().join("---\n"))
+    Ok(printed.join("---\n"))
+}
+
+/// Appends the content-hash suffix to the name of every object that needs one. Each suffix
+/// depends on its object alone, so pieces of a long list run on the build's threads.
+fn add_hash_suffixes(resources: &mut [Resource]) {
+    crate::parallel::chunks_mut(resources, |piece| {
+        for r in piece.iter_mut().filter(|r| r.needs_hash) {
+            let name = format!("{}-{}", r.name(), hash::suffix(&r.obj));
+            r.set_name(name);
+        }
+    });
 }
 
 /// kustomize rebuilds `metadata.annotations` before printing: an empty or null map disappears,
@@ -215,7 +220,7 @@ fn accumulate(
     // Wide lists of directories are built on several threads first; the loop below takes
     // their results in list order, as it would have built them.
     let mut prebuilt =
-        crate::parallel::prebuild(dir, &k.resources, stack, BUILD_STACK, |path, stack| build_dir(path, stack, record));
+        crate::parallel::prebuild(dir, &k.resources, stack, |path, stack| build_dir(path, stack, record));
     // Room for what the prebuilt directories add, so the lists grow once.
     let incoming: usize =
         prebuilt.iter().flatten().filter_map(|built| built.as_ref().ok()).map(|(sub, _)| sub.len()).sum();
@@ -242,10 +247,7 @@ fn accumulate(
             piece.iter().map(|r| id_key(r.cur_id())).collect::<Vec<_>>()
         });
         for (r, key) in loaded.into_iter().zip(keys.into_iter().flatten()) {
-            if !seen.insert(key) {
-                return Err(Error::DuplicateId { file: k.file.clone(), id: r.cur_id().to_string() });
-            }
-            resources.push(r);
+            append(resources, &mut seen, r, key, &k.file)?;
         }
     }
     for entry in &k.configurations {
@@ -464,7 +466,8 @@ fn run_plugin(
                 if let Some(by) = by {
                     r.origin = Origin::Generator(by.clone());
                 }
-                append(resources, &mut seen, r, &k.file)?;
+                let key = id_key(r.cur_id());
+                append(resources, &mut seen, r, key, &k.file)?;
             }
             Ok(())
         }
@@ -485,10 +488,7 @@ fn run_plugin(
         plugins::Step::Hash => {
             // kustomize's HashTransformer renames and leaves the object needing its suffix, so
             // the final hashing appends a second one (measured: `name-<h>-<h>`).
-            for r in resources.iter_mut().filter(|r| r.needs_hash) {
-                let name = format!("{}-{}", r.name(), hash::suffix(&r.obj));
-                r.set_name(name);
-            }
+            add_hash_suffixes(resources);
             Ok(())
         }
         plugins::Step::Replicas { name, count, specs } => {
@@ -505,9 +505,16 @@ fn id_key(id: ResId) -> IdKey {
     (id.gvk, id.name, namespace)
 }
 
-/// Adds a resource, refusing a second one with the same id (`seen` holds the ids present).
-fn append(resources: &mut Vec<Resource>, seen: &mut HashSet<IdKey>, r: Resource, file: &Path) -> Result<(), Error> {
-    if !seen.insert(id_key(r.cur_id())) {
+/// Adds a resource whose id key is `key`, refusing a second one with the same id (`seen` holds
+/// the ids present).
+fn append(
+    resources: &mut Vec<Resource>,
+    seen: &mut HashSet<IdKey>,
+    r: Resource,
+    key: IdKey,
+    file: &Path,
+) -> Result<(), Error> {
+    if !seen.insert(key) {
         return Err(Error::DuplicateId { file: file.to_path_buf(), id: r.cur_id().to_string() });
     }
     resources.push(r);

@@ -9,17 +9,17 @@
 //! [`crate::reuse`]'s shared state; a copy and a fresh build are equal, so which thread builds
 //! a base first changes no output.
 //!
-//! Only the build thread shares work out, once per list, and workers do not nest: the lists
-//! worth splitting are the wide ones, and a bound on threads keeps memory bounded.
+//! The same threads read each level of the pre-scan ([`map`]) and run passes that treat each
+//! object on its own over pieces of long lists ([`chunks_mut`]). Only the build thread shares
+//! work out and workers do not nest: the lists worth splitting are the wide ones, and a bound
+//! on threads keeps memory bounded.
 
 use std::cell::Cell;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Mutex, PoisonError};
 
-use crate::loader::{Resolved, is_remote};
 use crate::resource::Resource;
-use crate::reuse::resolve;
 use crate::tconfig::TransformerConfig;
 use crate::{Error, reuse, source_hook};
 
@@ -59,24 +59,16 @@ pub fn prebuild(
     dir: &Path,
     entries: &[String],
     stack: &[PathBuf],
-    stack_size: usize,
     build: impl Fn(&Path, &mut Vec<PathBuf>) -> Built + Sync,
 ) -> Vec<Option<Built>> {
     if THREADS.get() < 2 || entries.len() < MIN_DIRECTORIES {
         return Vec::new();
     }
-    let dirs: Vec<(usize, PathBuf)> = entries
-        .iter()
-        .enumerate()
-        .filter(|(_, entry)| !is_remote(entry))
-        .filter_map(|(i, entry)| match resolve(dir, entry) {
-            Ok(Some(Resolved { path, is_dir: true })) => Some((i, path)),
-            _ => None,
-        })
-        .collect();
+    let dirs: Vec<(usize, PathBuf)> =
+        entries.iter().enumerate().filter_map(|(i, entry)| Some((i, reuse::listed_directory(dir, entry)?))).collect();
     // The index of the first entry that failed so far: later ones are not built.
     let failed = AtomicUsize::new(usize::MAX);
-    let built = map(&dirs, MIN_DIRECTORIES, stack_size, |(i, path)| {
+    let built = map(&dirs, MIN_DIRECTORIES, |(i, path)| {
         if *i > failed.load(Ordering::Relaxed) {
             return None;
         }
@@ -95,15 +87,10 @@ pub fn prebuild(
 
 /// `items.iter().map(f)`, on up to this thread's allowance of threads (each taking
 /// the next item) when there are at least `min_items` items. Workers share this thread's build
-/// state and source hook, run with `stack_size`, and do not share out further.
+/// state and source hook, run with the build's stack size, and do not share out further.
 /// Every slot is `Some` (each index is taken by exactly one thread, and all are joined); the
 /// `Option` only spares callers an unreachable panic.
-pub fn map<T: Sync, R: Send>(
-    items: &[T],
-    min_items: usize,
-    stack_size: usize,
-    f: impl Fn(&T) -> R + Sync,
-) -> Vec<Option<R>> {
+pub fn map<T: Sync, R: Send>(items: &[T], min_items: usize, f: impl Fn(&T) -> R + Sync) -> Vec<Option<R>> {
     let threads = THREADS.get().min(items.len());
     if threads < 2 || items.len() < min_items.max(2) {
         return items.iter().map(|item| Some(f(item))).collect();
@@ -128,7 +115,7 @@ pub fn map<T: Sync, R: Send>(
                 // A worker that cannot start leaves its share to the others.
                 std::thread::Builder::new()
                     .name("kustomize-build".into())
-                    .stack_size(stack_size)
+                    .stack_size(crate::build::BUILD_STACK)
                     .spawn_scoped(s, move || {
                         reuse::join(handle);
                         source_hook::with_hook(hook, || (work(), reuse::entered_since(0)))
@@ -168,25 +155,19 @@ pub fn chunks_mut<T: Send, R: Send>(items: &mut [T], f: impl Fn(&mut [T]) -> R +
     let size = items.len().div_ceil(threads * 4);
     let pieces: Vec<Mutex<&mut [T]>> = items.chunks_mut(size).map(Mutex::new).collect();
     let lock = |piece: &Mutex<&mut [T]>| f(&mut piece.lock().unwrap_or_else(PoisonError::into_inner));
-    let done = map(&pieces, 2, crate::build::BUILD_STACK, lock);
+    let done = map(&pieces, 2, lock);
     // `map` fills every slot; were one empty, its piece is done here rather than lost.
     done.into_iter().zip(&pieces).map(|(r, piece)| r.unwrap_or_else(|| lock(piece))).collect()
 }
 
 #[cfg(test)]
 mod tests {
-    use std::fs;
     use std::path::Path;
     use std::sync::Arc;
 
     use crate::build::build_on_threads;
+    use crate::reuse::tests::write;
     use crate::source_hook::{SourceHook, SourceKind};
-
-    fn write(root: &Path, file: &str, text: &str) {
-        let path = root.join(file);
-        fs::create_dir_all(path.parent().unwrap()).unwrap();
-        fs::write(path, text).unwrap();
-    }
 
     /// `services` services, each a base (a Deployment, a generated Secret from a file, a
     /// ConfigMap from literals) with an overlay per environment; each environment lists every

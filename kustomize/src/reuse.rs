@@ -20,7 +20,7 @@
 use std::cell::RefCell;
 use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
 use crate::kustomization::Kustomization;
 use crate::loader::{PathKind, Resolved, is_remote, load_kustomization, lstat, resolve_with};
@@ -98,44 +98,46 @@ pub fn record_entered(dirs: Vec<PathBuf>) {
 }
 
 fn shared<T>(f: impl FnOnce(&mut Shared) -> T) -> T {
-    let shared = STATE.with_borrow(|s| s.shared.clone());
+    f(&mut lock(&STATE.with_borrow(|s| s.shared.clone())))
+}
+
+fn lock(shared: &Mutex<Shared>) -> MutexGuard<'_, Shared> {
     // A worker that panicked cannot leave a wrong count behind, only a stale one (which costs
     // time, never output): the state stays usable.
-    let mut guard = shared.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
-    f(&mut guard)
+    shared.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
 /// Forgets everything from an earlier build, then counts how often each directory under
 /// `root` is listed (see the module documentation). Errors are left to the build: a
 /// kustomization that cannot be read is not followed.
 pub fn prescan(root: &Path) {
+    // Installed first: the pre-scan's threads fill its `lstat` memo.
     STATE.with_borrow_mut(|s| *s = Local::default());
+    let mut parsed = HashMap::new();
+    let mut listed: HashMap<PathBuf, usize> = HashMap::new();
     // Level by level, so each level's kustomizations can be read on several threads.
     let mut level = vec![root.to_path_buf()];
     let mut seen: HashSet<PathBuf> = level.iter().cloned().collect();
-    let mut scanned_dirs = 0;
-    while !level.is_empty() && scanned_dirs < MAX_SCANNED {
-        level.truncate(MAX_SCANNED - scanned_dirs);
-        scanned_dirs += level.len();
+    while !level.is_empty() && parsed.len() < MAX_SCANNED {
+        level.truncate(MAX_SCANNED - parsed.len());
         // Reading one kustomization costs more than starting a thread, so two are enough.
-        let scanned = crate::parallel::map(&level, 2, crate::build::BUILD_STACK, |dir| scan(dir));
+        let scanned = crate::parallel::map(&level, 2, |dir| scan(dir));
         let mut next = Vec::new();
-        let mut parsed = Vec::new();
         for (dir, scanned) in level.into_iter().zip(scanned) {
-            let Some(Some((k, listed))) = scanned else { continue };
-            for (sub, counted) in listed {
+            let Some(Some((k, subs))) = scanned else { continue };
+            for (sub, counted) in subs {
                 if counted {
-                    shared(|s| *s.listed.entry(sub.clone()).or_default() += 1);
+                    *listed.entry(sub.clone()).or_default() += 1;
                 }
                 if seen.insert(sub.clone()) {
                     next.push(sub);
                 }
             }
-            parsed.push((dir, k));
+            parsed.insert(dir, k);
         }
-        shared(|s| s.parsed.extend(parsed));
         level = next;
     }
+    shared(|s| (s.parsed, s.listed) = (parsed, listed));
 }
 
 /// [`loader::resolve`](crate::loader::resolve), remembering within the build what `lstat` said
@@ -143,15 +145,26 @@ pub fn prescan(root: &Path) {
 /// the build resolve the same entries, and each `lstat` walks the whole path.
 pub fn resolve(dir: &Path, entry: &str) -> Result<Option<Resolved>, crate::Error> {
     let state = STATE.with_borrow(|s| s.shared.clone());
-    let lock = || state.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
     resolve_with(dir, entry, &mut |path| {
-        if let Some(kind) = lock().kinds.get(path) {
+        if let Some(kind) = lock(&state).kinds.get(path) {
             return *kind;
         }
         let kind = lstat(path);
-        lock().kinds.insert(path.to_path_buf(), kind);
+        lock(&state).kinds.insert(path.to_path_buf(), kind);
         kind
     })
+}
+
+/// The local directory `entry` (of the kustomization in `dir`) names, if it names one; errors
+/// and anything else are left to the build, which reports them where kustomize does.
+pub fn listed_directory(dir: &Path, entry: &str) -> Option<PathBuf> {
+    if is_remote(entry) {
+        return None;
+    }
+    match resolve(dir, entry) {
+        Ok(Some(Resolved { path, is_dir: true })) => Some(path),
+        _ => None,
+    }
 }
 
 /// The kustomization of `dir` and the directories it lists, each with whether it is listed
@@ -163,11 +176,7 @@ fn scan(dir: &Path) -> Option<(Kustomization, Vec<(PathBuf, bool)>)> {
         .iter()
         .map(|e| (e, true))
         .chain(k.components.iter().map(|e| (e, false)))
-        .filter(|(entry, _)| !is_remote(entry))
-        .filter_map(|(entry, counted)| match resolve(dir, entry) {
-            Ok(Some(Resolved { path, is_dir: true })) => Some((path, counted)),
-            _ => None,
-        })
+        .filter_map(|(entry, counted)| Some((listed_directory(dir, entry)?, counted)))
         .collect();
     Some((k, listed))
 }
@@ -250,11 +259,12 @@ fn map_bytes(m: &Map) -> usize {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use std::fs;
     use std::path::Path;
 
-    fn write(root: &Path, file: &str, text: &str) {
+    /// Writes `text` to `root/file`, creating its directories (also used by `parallel`'s tests).
+    pub(crate) fn write(root: &Path, file: &str, text: &str) {
         let path = root.join(file);
         fs::create_dir_all(path.parent().unwrap()).unwrap();
         fs::write(path, text).unwrap();
